@@ -1,0 +1,372 @@
+"""Bulk-load the five raw CSV files, as text, into the `raw` schema (SPEC section 6).
+
+Postgres: `COPY ... FROM STDIN` streams each file into a new table; DuckDB: its native CSV reader.
+All selected files are loaded and swapped in inside one transaction, so on any failure `raw` stays
+exactly as it was. Every attempt is recorded in `audit.loads`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from ingestion.contract import (
+    LOAD_ID_COLUMN,
+    SOURCE_ROW_COLUMN,
+    SOURCES,
+    SOURCES_BY_NAME,
+    Source,
+    check_header,
+    has_data_row,
+)
+from ingestion.diagnose import find_defect
+from ingestion.errors import EltError, InputError, WarehouseError
+from ingestion.warehouse import Connection, Warehouse
+
+COPY_CHUNK_BYTES = 1 << 20
+AUDIT_LOADS_DDL = """
+create table if not exists audit.loads (
+    load_id     text      not null,
+    file        text      not null,
+    source      text      not null,
+    sha256      text,
+    bytes       bigint,
+    rows        bigint,
+    started_at  timestamp not null,
+    finished_at timestamp,
+    status      text      not null,  -- running | loaded | failed | aborted | interrupted
+    error       text
+)
+"""
+
+
+@dataclass
+class FileLoad:
+    """What one file's load did."""
+
+    source: Source
+    path: Path
+    bytes: int = 0
+    rows: int = 0
+    sha256: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class LoadResult:
+    """What `load` did: one entry per file, all swapped into `raw` in one transaction."""
+
+    load_id: str
+    target: str
+    files: list[FileLoad]
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        """Rows loaded over all files."""
+        return sum(f.rows for f in self.files)
+
+
+def new_load_id() -> str:
+    """A sortable, unique id for one load: `20261125T012233Z-3f9a1c`."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def load(
+    warehouse: Warehouse,
+    data_dir: Path,
+    sources: Sequence[str] | None = None,
+    out: TextIO | None = sys.stdout,
+) -> LoadResult:
+    """Load the selected sources (default: all five) from `data_dir` into `raw`, atomically.
+
+    Raises InputError (bad file: names file, line, column) or WarehouseError; `raw` is then unchanged.
+    """
+    selected = _select(sources)
+    files = [FileLoad(source, Path(data_dir) / source.file) for source in selected]
+    load_id = new_load_id()
+    started = time.perf_counter()
+    with warehouse.lock(purpose="load"):
+        conn = warehouse.connect()
+        try:
+            _prepare_audit(conn)
+            for f in files:
+                conn.execute(
+                    "insert into audit.loads (load_id, file, source, started_at, status)"
+                    " values (?, ?, ?, ?, 'running')",
+                    (load_id, f.source.file, f.source.name, _now()),
+                )
+            try:
+                for f in files:
+                    _check_contract(f)
+                with conn.transaction():
+                    stage = _stage_postgres if conn.target == "postgres" else _stage_duckdb
+                    for f in files:
+                        t0 = time.perf_counter()
+                        stage(conn, f, load_id, out)
+                        f.seconds = time.perf_counter() - t0
+                        _report(out, f)
+                    if conn.target == "postgres":
+                        for f in files:
+                            _swap_postgres(conn, f.source)
+                    for f in files:
+                        conn.execute(
+                            "update audit.loads set sha256 = ?, bytes = ?, rows = ?, finished_at = ?, status = 'loaded'"
+                            " where load_id = ? and file = ?",
+                            (f.sha256, f.bytes, f.rows, _now(), load_id, f.source.file),
+                        )
+            except BaseException as exc:
+                error = _explain(exc, files)
+                _record_failure(conn, load_id, files, error)
+                if error is exc:
+                    raise
+                raise error from None
+        finally:
+            conn.close()
+    result = LoadResult(load_id, warehouse.target, files, time.perf_counter() - started)
+    if out is not None:
+        print(
+            f"loaded {len(files)} file(s), {result.rows:,} rows into raw on {warehouse.describe()}"
+            f" in {result.seconds:.2f} s (load_id {load_id})",
+            file=out,
+        )
+    return result
+
+
+def _select(sources: Sequence[str] | None) -> list[Source]:
+    if not sources:
+        return list(SOURCES)
+    unknown = [s for s in sources if s not in SOURCES_BY_NAME]
+    if unknown:
+        raise EltError(f"unknown source {unknown[0]!r}: use one of {', '.join(SOURCES_BY_NAME)}")
+    return [s for s in SOURCES if s.name in sources]
+
+
+def _check_contract(f: FileLoad) -> None:
+    """Cheap checks before any data moves: file exists, has the contract's header and a data row."""
+    if not f.path.is_file():
+        raise InputError(f.path, "missing file")
+    check_header(f.path, f.source)
+    if not has_data_row(f.path):
+        raise InputError(f.path, "no data rows after the header", line=2)
+    f.bytes = f.path.stat().st_size
+
+
+def _prepare_audit(conn: Connection) -> None:
+    conn.execute("create schema if not exists audit")
+    conn.execute(AUDIT_LOADS_DDL)
+    # We hold the warehouse lock, so a row still 'running' belongs to a load whose process died.
+    conn.execute(
+        "update audit.loads set status = 'interrupted', finished_at = ?,"
+        " error = 'the load process ended before it finished' where status = 'running'",
+        (_now(),),
+    )
+
+
+def _record_failure(conn: Connection, load_id: str, files: list[FileLoad], error: BaseException) -> None:
+    failed_file = getattr(error, "file", None)
+    for f in files:
+        mine = failed_file is not None and Path(failed_file) == f.path
+        status, message = ("failed", str(error)) if mine or failed_file is None else ("aborted", None)
+        if status == "aborted":
+            message = f"not loaded: {Path(failed_file).name} failed"
+        try:
+            conn.execute(
+                "update audit.loads set status = ?, error = ?, finished_at = ? where load_id = ? and file = ?",
+                (status, message, _now(), load_id, f.source.file),
+            )
+        except Exception:  # the connection itself may be what failed; the error below says why
+            return
+
+
+def _explain(exc: BaseException, files: list[FileLoad]) -> BaseException:
+    """Turn a warehouse's complaint about a file into an InputError naming its line and column."""
+    if isinstance(exc, EltError) or not isinstance(exc, Exception):
+        return exc
+    path = getattr(exc, "elt_path", None)
+    if path is not None and _is_data_error(exc):
+        f = next(f for f in files if f.path == path)
+        return find_defect(f.path, f.source) or InputError(f.path, _first_line(exc))
+    return WarehouseError(f"load failed: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    pgcode = getattr(exc, "pgcode", None)
+    if pgcode is not None:
+        return pgcode.startswith("22")  # class 22: data exception (bad CSV format, bad encoding, ...)
+    return type(exc).__name__ in {"InvalidInputException", "ConversionException"}
+
+
+def _report(out: TextIO | None, f: FileLoad) -> None:
+    if out is None:
+        return
+    mb = f.bytes / 1e6
+    rate = mb / f.seconds if f.seconds > 0 else 0.0
+    print(
+        f"  {f.source.file:<20} {f.rows:>10,} rows {mb:>8.1f} MB {f.seconds:>6.2f} s {rate:>7.1f} MB/s"
+        f"  -> raw.{f.source.name}",
+        file=out,
+    )
+
+
+# ---------------------------------------------------------------- DuckDB
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(COPY_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | None) -> None:
+    """Replace raw.<source> with the file's rows (all text), inside the caller's transaction."""
+    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in f.source.columns)
+    select_list = ", ".join(f'"{c}"' for c in f.source.columns)
+    statement = f"""
+        create or replace table raw."{f.source.name}" as
+        select {select_list}, ordinality::bigint as {SOURCE_ROW_COLUMN}, $load_id::varchar as {LOAD_ID_COLUMN}
+        from read_csv($path, auto_detect = false, header = true, delim = ',', quote = '"', escape = '"',
+                      strict_mode = true, null_padding = false, allow_quoted_nulls = false,
+                      encoding = 'utf-8', columns = {{{columns}}}) with ordinality
+    """
+    conn.execute("create schema if not exists raw")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while DuckDB reads it
+        digest = pool.submit(_sha256, f.path)
+        try:
+            f.rows = conn.raw.execute(statement, {"path": str(f.path), "load_id": load_id}).fetchone()[0]
+        except Exception as exc:
+            exc.elt_path = f.path  # type: ignore[attr-defined]
+            raise
+        f.sha256 = digest.result()
+
+
+# ---------------------------------------------------------------- Postgres
+
+
+class _StreamingReader:
+    """File wrapper for COPY: hashes and counts bytes as psycopg2 reads; live progress on a terminal."""
+
+    def __init__(self, fh, f: FileLoad, out: TextIO | None):
+        self.fh = fh
+        self.f = f
+        self.digest = hashlib.sha256()
+        self.read_bytes = 0
+        self.live = out is not None and out.isatty()
+        self.out = out
+        self.shown = 0.0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.fh.read(size)
+        self.digest.update(chunk)
+        self.read_bytes += len(chunk)
+        if self.live and time.monotonic() - self.shown > 0.25:
+            self.shown = time.monotonic()
+            share = self.read_bytes / self.f.bytes if self.f.bytes else 1.0
+            print(f"\r  {self.f.source.file:<20} {share:>6.0%} ...", end="", file=self.out, flush=True)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+def _stage_postgres(conn: Connection, f: FileLoad, load_id: str, out: TextIO | None) -> None:
+    """COPY the file into a new table raw._loading_<source>, inside the caller's transaction."""
+    from psycopg2 import sql
+
+    staging = sql.Identifier("raw", f"_loading_{f.source.name}")
+    data_columns = sql.SQL(", ").join(sql.Identifier(c) for c in f.source.columns)
+    conn.execute("create schema if not exists raw")
+    with conn.raw.cursor() as cur:
+        cur.execute(sql.SQL("drop table if exists {}").format(staging))
+        cur.execute(
+            sql.SQL(
+                "create table {t} ({cols}, {row} bigint generated always as identity (cache 100000),"
+                " {lid} text not null default {load_id})"
+            ).format(
+                t=staging,
+                cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in f.source.columns),
+                row=sql.Identifier(SOURCE_ROW_COLUMN),
+                lid=sql.Identifier(LOAD_ID_COLUMN),
+                load_id=sql.Literal(load_id),
+            )
+        )
+        copy = sql.SQL("copy {t} ({cols}) from stdin (format csv, header true, encoding 'UTF8')").format(
+            t=staging, cols=data_columns
+        )
+        with f.path.open("rb") as fh:
+            reader = _StreamingReader(fh, f, out)
+            try:
+                cur.copy_expert(copy.as_string(conn.raw), reader, size=COPY_CHUNK_BYTES)
+            except Exception as exc:
+                exc.elt_path = f.path  # type: ignore[attr-defined]
+                raise
+            finally:
+                if reader.live:
+                    print("\r", end="", file=out)
+        f.rows = cur.rowcount
+        f.sha256 = reader.digest.hexdigest()
+        cur.execute(
+            sql.SQL("alter table {t} alter column {row} drop identity, alter column {lid} drop default").format(
+                t=staging, row=sql.Identifier(SOURCE_ROW_COLUMN), lid=sql.Identifier(LOAD_ID_COLUMN)
+            )
+        )
+
+
+def _swap_postgres(conn: Connection, source: Source) -> None:
+    """Put raw._loading_<source> in place of raw.<source>; views reading the old table follow the new one.
+
+    Postgres binds views to tables by oid, so views (dbt's staging models) are re-created from their own
+    definitions after the rename: same SQL, now resolved against the new table.
+    """
+    from psycopg2 import sql
+
+    name = source.name
+    conn.execute("set local search_path = pg_catalog")  # view definitions come back fully qualified
+    exists = conn.scalar("select to_regclass(?) is not null", (f"raw.{name}",))
+    views: list[tuple] = []
+    if exists:
+        views = conn.execute(
+            """
+            select distinct v.oid::regclass::text, pg_get_viewdef(v.oid)
+            from pg_depend d
+            join pg_rewrite r on r.oid = d.objid
+            join pg_class v on v.oid = r.ev_class
+            where d.classid = 'pg_rewrite'::regclass and d.refobjid = ?::regclass
+              and v.relkind = 'v' and v.oid <> d.refobjid
+            """,
+            (f"raw.{name}",),
+        )
+        conn.execute(
+            sql.SQL("alter table {} rename to {}")
+            .format(sql.Identifier("raw", name), sql.Identifier(f"_replaced_{name}"))
+            .as_string(conn.raw)
+        )
+    conn.execute(
+        sql.SQL("alter table {} rename to {}")
+        .format(sql.Identifier("raw", f"_loading_{name}"), sql.Identifier(name))
+        .as_string(conn.raw)
+    )
+    for view_name, definition in views:
+        conn.raw.cursor().execute(f"create or replace view {view_name} as {definition}")
+    if exists:
+        conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", f"_replaced_{name}")).as_string(conn.raw))
+    conn.execute("set local search_path = default")

@@ -1,0 +1,245 @@
+"""Where the warehouse is (DuckDB file or Postgres database), how to connect, and the warehouse lock.
+
+Configuration comes from the environment (SPEC section 2): ELT_TARGET, ELT_DUCKDB_PATH and the libpq
+variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ingestion.errors import LockTimeout, WarehouseError
+
+Target = Literal["duckdb", "postgres"]
+TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
+DEFAULT_DUCKDB_PATH = "warehouse/warehouse.duckdb"
+# Key of the Postgres advisory lock that serialises loads and builds on one database.
+ADVISORY_LOCK_KEY = 0x454C54  # "ELT"
+
+
+@dataclass(frozen=True)
+class PostgresParams:
+    """libpq connection parameters."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = ""
+    dbname: str = "warehouse"
+
+    def connect_kwargs(self, dbname: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for psycopg2.connect."""
+        kwargs: dict[str, Any] = dict(host=self.host, port=self.port, user=self.user, dbname=dbname or self.dbname)
+        if self.password:
+            kwargs["password"] = self.password
+        return kwargs
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """One warehouse: the target type and where it lives."""
+
+    target: Target
+    duckdb_path: Path
+    postgres: PostgresParams
+
+    @classmethod
+    def from_env(cls, target: str | None = None, environ: Mapping[str, str] | None = None) -> Warehouse:
+        """The warehouse the environment describes; `target` (the CLI's --target) overrides ELT_TARGET."""
+        env = os.environ if environ is None else environ
+        chosen = (target or env.get("ELT_TARGET") or "duckdb").lower()
+        if chosen not in TARGETS:
+            raise WarehouseError(f"unknown target {chosen!r}: use one of {', '.join(TARGETS)}")
+        try:
+            port = int(env.get("PGPORT") or 5432)
+        except ValueError:
+            raise WarehouseError(f"PGPORT must be a number, got {env.get('PGPORT')!r}") from None
+        return cls(
+            target=chosen,  # type: ignore[arg-type]
+            duckdb_path=Path(env.get("ELT_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH).resolve(),
+            postgres=PostgresParams(
+                host=env.get("PGHOST") or "127.0.0.1",
+                port=port,
+                user=env.get("PGUSER") or "postgres",
+                password=env.get("PGPASSWORD") or "",
+                dbname=env.get("PGDATABASE") or "warehouse",
+            ),
+        )
+
+    def describe(self) -> str:
+        """Human-readable location, for messages."""
+        if self.target == "duckdb":
+            return f"duckdb:{self.duckdb_path}"
+        pg = self.postgres
+        return f"postgres://{pg.user}@{pg.host}:{pg.port}/{pg.dbname}"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables that point the project's profiles.yml at this warehouse."""
+        pg = self.postgres
+        return {
+            "ELT_TARGET": self.target,
+            "ELT_DUCKDB_PATH": str(self.duckdb_path),
+            "PGHOST": pg.host,
+            "PGPORT": str(pg.port),
+            "PGUSER": pg.user,
+            "PGPASSWORD": pg.password,
+            "PGDATABASE": pg.dbname,
+        }
+
+    def connect(self, read_only: bool = False) -> Connection:
+        """Open a connection in autocommit mode (transactions are explicit: `with conn.transaction()`)."""
+        if self.target == "duckdb":
+            import duckdb
+
+            if not read_only:
+                self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                raw = duckdb.connect(str(self.duckdb_path), read_only=read_only)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot open {self.describe()}: {exc}") from None
+            return Connection("duckdb", raw)
+        import psycopg2
+
+        self.ensure_postgres_database()
+        try:
+            raw = psycopg2.connect(**self.postgres.connect_kwargs(), application_name="elt")
+        except psycopg2.Error as exc:
+            raise WarehouseError(f"cannot connect to {self.describe()}: {str(exc).strip()}") from None
+        raw.set_client_encoding("UTF8")
+        raw.autocommit = True
+        if read_only:
+            raw.set_session(readonly=True, autocommit=True)
+        return Connection("postgres", raw)
+
+    def ensure_postgres_database(self) -> None:
+        """Create the Postgres database if it does not exist yet (SPEC: created if missing)."""
+        import psycopg2
+        from psycopg2 import errorcodes, sql
+
+        pg = self.postgres
+        try:
+            conn = psycopg2.connect(**pg.connect_kwargs(dbname="postgres"), application_name="elt")
+        except psycopg2.Error as exc:
+            raise WarehouseError(f"cannot connect to {self.describe()}: {str(exc).strip()}") from None
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("select 1 from pg_database where datname = %s", (pg.dbname,))
+                if cur.fetchone() is None:
+                    try:
+                        cur.execute(sql.SQL("create database {}").format(sql.Identifier(pg.dbname)))
+                    except psycopg2.Error as exc:
+                        if exc.pgcode != errorcodes.DUPLICATE_DATABASE:  # created meanwhile by someone else
+                            raise WarehouseError(f"cannot create database {pg.dbname}: {exc}") from None
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None, purpose: str = "load") -> Iterator[None]:
+        """Hold the warehouse lock: one load or build at a time per warehouse; others wait up to `timeout` s.
+
+        DuckDB: an exclusive flock on `<file>.lock`; Postgres: a session advisory lock. Both are released
+        by the operating system or the server if the process dies.
+        """
+        wait = float(os.environ.get("ELT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
+        if self.target == "duckdb":
+            with _file_lock(Path(f"{self.duckdb_path}.lock"), wait, self.describe(), purpose):
+                yield
+        else:
+            with _advisory_lock(self, wait, purpose):
+                yield
+
+
+def _wait_message(where: str, purpose: str) -> None:
+    print(f"waiting: another run holds the warehouse lock on {where} ({purpose} queued)", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, wait: float, where: str, purpose: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        deadline = time.monotonic() + wait
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"another run holds the warehouse lock on {where} (waited {wait:g} s)") from None
+                if not announced:
+                    _wait_message(where, purpose)
+                    announced = True
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _advisory_lock(warehouse: Warehouse, wait: float, purpose: str) -> Iterator[None]:
+    conn = warehouse.connect()
+    try:
+        deadline = time.monotonic() + wait
+        announced = False
+        while not conn.scalar("select pg_try_advisory_lock(?)", (ADVISORY_LOCK_KEY,)):
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"another run holds the warehouse lock on {warehouse.describe()} (waited {wait:g} s)")
+            if not announced:
+                _wait_message(warehouse.describe(), purpose)
+                announced = True
+            time.sleep(0.1)
+        yield
+    finally:
+        conn.close()  # ends the session, which releases the advisory lock
+
+
+class Connection:
+    """A DuckDB or psycopg2 connection behind one small interface (`?` placeholders on both)."""
+
+    def __init__(self, target: Target, raw: Any):
+        self.target = target
+        self.raw = raw
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.target == "postgres" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run one statement; return its rows (empty list when it returns none)."""
+        if self.target == "duckdb":
+            result = self.raw.execute(statement, list(params))
+            return result.fetchall() if result.description else []
+        with self.raw.cursor() as cur:
+            cur.execute(self._sql(statement), tuple(params) or None)
+            return cur.fetchall() if cur.description else []
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        rows = self.execute(statement, params)
+        return rows[0][0] if rows else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """BEGIN ... COMMIT, or ROLLBACK if the block raises."""
+        self.execute("begin")
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.execute("rollback")
+            raise
+        self.execute("commit")
+
+    def close(self) -> None:
+        """Close the connection (never raises)."""
+        with contextlib.suppress(Exception):
+            self.raw.close()

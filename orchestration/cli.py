@@ -1,0 +1,105 @@
+"""The `elt` command line: generate sample data, load it, build the warehouse with dbt."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ingestion.errors import EltError
+from ingestion.warehouse import TARGETS, Warehouse
+
+
+def _data_dir_default() -> Path:
+    return Path(os.environ.get("ELT_DATA_DIR") or "data/sample")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """`elt generate`: write the deterministic sample CSVs and expected.json."""
+    from ingestion.generator import generate
+
+    out = Path(args.out) if args.out else _data_dir_default()
+    expected = generate(out, scale=args.scale, seed=args.seed, inject_orphans=args.inject_orphans)
+    for name, info in expected["files"].items():
+        print(f"  {name:<20} {info['rows']:>10,} rows {info['bytes'] / 1e6:>8.1f} MB")
+    print(f"generated seed {args.seed}, scale {args.scale} into {out} (expected figures in {out / 'expected.json'})")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """`elt load`: bulk-load the five CSVs into the raw schema."""
+    from ingestion.loader import load
+
+    warehouse = Warehouse.from_env(args.target)
+    data_dir = Path(args.data_dir) if args.data_dir else _data_dir_default()
+    load(warehouse, data_dir, sources=args.only)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """`elt build`: `dbt build` via dbtRunner; exit 1 if a model or an error-severity test failed."""
+    from orchestration.dbt import build
+
+    warehouse = Warehouse.from_env(args.target)
+    outcome = build(warehouse, select=args.select, full_refresh=args.full_refresh)
+    if not outcome.success:
+        detail = f": {outcome.exception}" if outcome.exception else " (see dbt's log above)"
+        print(f"error: dbt build failed on {warehouse.describe()}{detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `elt` and its subcommands."""
+    parser = argparse.ArgumentParser(prog="elt", description="Retail ELT warehouse: raw CSV -> raw -> dbt -> marts.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_target(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--target", choices=TARGETS, help="warehouse (default: $ELT_TARGET or duckdb)")
+
+    p = sub.add_parser("generate", help="write deterministic sample data (five CSVs + expected.json)")
+    p.add_argument("--scale", type=_positive_int, default=1, help="multiply customers and sales (default 1)")
+    p.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
+    p.add_argument("--out", help="output directory (default: $ELT_DATA_DIR or data/sample)")
+    p.add_argument(
+        "--inject-orphans", action="store_true", help="add sales lines whose customer/product/store is unknown"
+    )
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("load", help="load the five CSVs into the raw schema (atomic, audited)")
+    add_target(p)
+    p.add_argument("--data-dir", help="directory with the CSVs (default: $ELT_DATA_DIR or data/sample)")
+    p.add_argument("--only", nargs="+", metavar="SOURCE", help="load only these sources (e.g. sales customers)")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("build", help="dbt build: models and tests")
+    add_target(p)
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    p.add_argument("--select", nargs="+", metavar="SELECTOR", help="dbt node selection")
+    p.set_defaults(func=cmd_build)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `elt` console script; expected errors print one line, no traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EltError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Run dbt in-process (dbtRunner) against the project in dbt_project/ with its own profiles.yml."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingestion.errors import WarehouseError
+from ingestion.warehouse import Warehouse
+
+PROJECT_DIR = Path(os.environ.get("ELT_DBT_PROJECT_DIR") or Path(__file__).resolve().parents[1] / "dbt_project")
+# Telemetry stays off wherever dbt runs from here.
+OFFLINE_ENV = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+@dataclass
+class DbtOutcome:
+    """Result of one dbt invocation."""
+
+    success: bool
+    command: list[str]
+    target_path: Path
+    exception: BaseException | None = None
+    result: Any = None  # dbt's own result object (e.g. RunExecutionResult), for callers that inspect nodes
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (profiles.yml reads them), then restore the old ones."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def target_path(warehouse: Warehouse) -> Path:
+    """Where this target's artifacts (manifest.json, run_results.json, docs) are written."""
+    return PROJECT_DIR / "target" / warehouse.target
+
+
+def run_dbt(warehouse: Warehouse, args: list[str]) -> DbtOutcome:
+    """Invoke `dbt <args>` for the warehouse's target; dbt's own log goes to the terminal."""
+    from dbt.cli.main import dbtRunner
+
+    if warehouse.target == "postgres":
+        warehouse.ensure_postgres_database()
+    command = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target",
+        warehouse.target,
+    ]
+    try:
+        with _environ({**OFFLINE_ENV, **warehouse.dbt_env()}):
+            result = dbtRunner().invoke(command)
+    except Exception as exc:  # dbtRunner raises only on problems outside the run itself
+        raise WarehouseError(f"dbt {args[0]} could not run: {exc}") from None
+    return DbtOutcome(bool(result.success), command, target_path(warehouse), result.exception, result.result)
+
+
+def build(warehouse: Warehouse, select: list[str] | None = None, full_refresh: bool = False) -> DbtOutcome:
+    """`dbt build` (models, tests, seeds, snapshots in DAG order) under the warehouse lock."""
+    args = ["build"]
+    if select:
+        args += ["--select", *select]
+    if full_refresh:
+        args.append("--full-refresh")
+    with warehouse.lock(purpose="build"):
+        return run_dbt(warehouse, args)

@@ -1,0 +1,119 @@
+"""Shared fixtures: one generated dataset per session, a fresh warehouse per test on each target.
+
+Postgres tests use the server of the libpq variables (default 127.0.0.1:5432, user postgres), each
+test in a database of its own. Where no server answers they are skipped locally, but fail under CI
+(CI=true) or ELT_REQUIRE_POSTGRES=1: in CI the Postgres tests always run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from ingestion.generator import generate
+from ingestion.warehouse import Warehouse
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+# Other waiting runs must not hang a test for long.
+os.environ.setdefault("ELT_LOCK_TIMEOUT", "60")
+
+
+def _postgres_required() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"} or os.environ.get("ELT_REQUIRE_POSTGRES") == "1"
+
+
+def _admin_connect():
+    return psycopg2.connect(
+        host=os.environ.get("PGHOST", "127.0.0.1"),
+        port=int(os.environ.get("PGPORT", "5432")),
+        user=os.environ.get("PGUSER", "postgres"),
+        password=os.environ.get("PGPASSWORD") or None,
+        dbname="postgres",
+        connect_timeout=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    """True if the Postgres server answers; fails the session under CI if it does not."""
+    try:
+        _admin_connect().close()
+        return True
+    except psycopg2.Error as exc:
+        if _postgres_required():
+            pytest.fail(f"Postgres is required in CI but unreachable: {exc}", pytrace=False)
+        return False
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The five CSVs and expected.json of `elt generate --seed 7` at scale 1 (generated once)."""
+    out = tmp_path_factory.mktemp("sample-seed7")
+    generate(out, scale=1, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def expected(sample_dir: Path) -> dict:
+    """The generator's expected.json for `sample_dir`."""
+    return json.loads((sample_dir / "expected.json").read_text())
+
+
+def _fresh_database(prefix: str) -> str:
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    conn = _admin_connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    conn.close()
+    return name
+
+
+def _drop_database(name: str) -> None:
+    conn = _admin_connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    conn.close()
+
+
+def warehouse_env(target: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment variables of a brand-new, empty warehouse of `target` (dropped afterwards)."""
+    env = {"ELT_TARGET": target, "ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    if target == "duckdb":
+        yield env
+        return
+    name = _fresh_database("elt_test")
+    try:
+        yield {**env, "PGDATABASE": name}
+    finally:
+        _drop_database(name)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once per warehouse."""
+    if request.param == "postgres" and not request.getfixturevalue("postgres_available"):
+        pytest.skip("Postgres server not reachable (set CI=true to make this a failure)")
+    return request.param
+
+
+@pytest.fixture
+def wh_env(target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A fresh empty warehouse of `target`, exported to os.environ (for in-process `elt` calls)."""
+    for env in warehouse_env(target, tmp_path):
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        yield env
+
+
+@pytest.fixture
+def warehouse(wh_env: dict[str, str]) -> Warehouse:
+    """The `Warehouse` of `wh_env`."""
+    return Warehouse.from_env(environ={**os.environ, **wh_env})
