@@ -229,12 +229,22 @@ def _report(out: TextIO | None, f: FileLoad) -> None:
 # ---------------------------------------------------------------- DuckDB
 
 
-def _sha256(path: Path) -> str:
+def _scan(path: Path) -> tuple[str, bool]:
+    """The file's sha256, and whether it may hold a blank line (an empty line, unless inside quotes).
+
+    Postgres COPY rejects blank lines while DuckDB skips them; this cheap pass lets DuckDB reject them too.
+    """
     digest = hashlib.sha256()
+    maybe_blank = False
+    previous = b""
     with path.open("rb") as fh:
         while chunk := fh.read(COPY_CHUNK_BYTES):
             digest.update(chunk)
-    return digest.hexdigest()
+            if not maybe_blank:
+                window = previous + chunk[:2]
+                maybe_blank = b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in window or b"\n\r\n" in window
+            previous = chunk[-2:]
+    return digest.hexdigest(), maybe_blank
 
 
 def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | None) -> None:
@@ -250,13 +260,15 @@ def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | Non
     """
     conn.execute("create schema if not exists raw")
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while DuckDB reads it
-        digest = pool.submit(_sha256, f.path)
+        scan = pool.submit(_scan, f.path)
         try:
             f.rows = conn.raw.execute(statement, {"path": str(f.path), "load_id": load_id}).fetchone()[0]
         except Exception as exc:
             exc.elt_path = f.path  # type: ignore[attr-defined]
             raise
-        f.sha256 = digest.result()
+        f.sha256, maybe_blank = scan.result()
+    if maybe_blank and (defect := find_defect(f.path, f.source)) is not None:
+        raise defect
 
 
 # ---------------------------------------------------------------- Postgres

@@ -249,6 +249,13 @@ BAD_INPUTS = {
         50,
         3,
     ),
+    "blank_line": (
+        _replace_line("Sales.csv", 300, lambda line: b"\n" + line),
+        "Sales.csv",
+        r"blank line",
+        300,
+        None,
+    ),
     "unterminated_quote": (
         _replace_line("Sales.csv", 200, _open_quote_in_third_field),
         "Sales.csv",

@@ -1,0 +1,161 @@
+"""Load benchmark: `elt load` vs the bare bulk path vs pandas read_csv + to_sql, side by side in one run.
+
+For each scale (default 1 and 10) and each warehouse, on the same generated files:
+  ours    `ingestion.loader.load`: header contract, _source_row/_load_id, one transaction, swap, audit
+  floor   the bare bulk path: Postgres `COPY ... FROM STDIN` into plain text tables (psycopg2), DuckDB
+          `CREATE TABLE AS SELECT * FROM read_csv(..., all_varchar = true)`
+  pandas  the naive way: `pandas.read_csv(dtype=str)` + `DataFrame.to_sql` (SQLAlchemy, default method)
+Prints seconds (median of --repeat runs; pandas once) and the ratios ours/floor and pandas/ours.
+Usage: python bench/load.py [--scales 1 10] [--repeat 3] [--targets duckdb postgres] [--skip-pandas]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ingestion.contract import SOURCES
+from ingestion.generator import generate
+from ingestion.loader import load
+from ingestion.warehouse import Warehouse
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall seconds of `repeat` calls."""
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def floor_duckdb(warehouse: Warehouse, data_dir: Path) -> None:
+    """Bare DuckDB: one CTAS from read_csv per file, all text."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse.duckdb_path))
+    con.execute("create schema if not exists bench_floor")
+    for s in SOURCES:
+        con.execute(
+            f"create or replace table bench_floor.{s.name} as"
+            " select * from read_csv(?, header = true, all_varchar = true)",
+            [str(data_dir / s.file)],
+        )
+    con.close()
+
+
+def floor_postgres(warehouse: Warehouse, data_dir: Path) -> None:
+    """Bare Postgres: COPY FROM STDIN into fresh plain text tables, one transaction."""
+    import psycopg2
+
+    con = psycopg2.connect(**warehouse.postgres.connect_kwargs())
+    cur = con.cursor()
+    cur.execute("create schema if not exists bench_floor")
+    for s in SOURCES:
+        cur.execute(f"drop table if exists bench_floor.{s.name}")
+        cur.execute(f"create table bench_floor.{s.name} ({', '.join(f'{c} text' for c in s.columns)})")
+        with (data_dir / s.file).open("rb") as fh:
+            cur.copy_expert(f"copy bench_floor.{s.name} from stdin (format csv, header true)", fh)
+    con.commit()
+    con.close()
+
+
+def naive_pandas(warehouse: Warehouse, data_dir: Path) -> None:
+    """The naive way: pandas read_csv + to_sql through SQLAlchemy."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    if warehouse.target == "duckdb":
+        engine = sa.create_engine(f"duckdb:///{warehouse.duckdb_path}")
+    else:
+        pg = warehouse.postgres
+        engine = sa.create_engine(f"postgresql+psycopg2://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.dbname}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("create schema if not exists bench_pandas"))
+    for s in SOURCES:
+        frame = pd.read_csv(data_dir / s.file, dtype=str, keep_default_na=False)
+        frame.to_sql(s.name, engine, schema="bench_pandas", if_exists="replace", index=False)
+    engine.dispose()
+
+
+def make_warehouse(target: str, workdir: Path) -> tuple[Warehouse, Callable[[], None]]:
+    """A fresh warehouse for the benchmark and a function that removes it."""
+    if target == "duckdb":
+        env = {"ELT_DUCKDB_PATH": str(workdir / "bench.duckdb")}
+        return Warehouse.from_env("duckdb", environ={**os.environ, **env}), lambda: None
+    name = f"elt_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    warehouse = Warehouse.from_env("postgres", environ={**os.environ, "PGDATABASE": name})
+    warehouse.ensure_postgres_database()
+
+    def drop() -> None:
+        import psycopg2
+
+        con = psycopg2.connect(**warehouse.postgres.connect_kwargs(dbname="postgres"))
+        con.autocommit = True
+        con.cursor().execute(f'drop database if exists "{name}" with (force)')
+        con.close()
+
+    return warehouse, drop
+
+
+def measure(target: str, workdir: Path, data_dir: Path, repeat: int, with_pandas: bool) -> tuple:
+    """Seconds for ours, the floor and pandas (None if skipped) on one fresh warehouse."""
+    warehouse, drop = make_warehouse(target, workdir)
+    floor_fn = floor_duckdb if target == "duckdb" else floor_postgres
+    try:
+        ours = timed(lambda: load(warehouse, data_dir, out=None), repeat)
+        floor = timed(lambda: floor_fn(warehouse, data_dir), repeat)
+        pandas_s = timed(lambda: naive_pandas(warehouse, data_dir), 1) if with_pandas else None
+    finally:
+        drop()
+    return ours, floor, pandas_s
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--targets", nargs="+", default=["duckdb", "postgres"])
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    header = f"{'scale':>5} {'target':<9} {'rows':>10} {'MB':>7} {'ours s':>8} {'floor s':>8} {'pandas s':>9}"
+    header += f" {'ours/floor':>10} {'pandas/ours':>11}"
+    print(header)
+    print("-" * len(header))
+    for scale in args.scales:
+        with tempfile.TemporaryDirectory(prefix=f"elt-bench-{scale}-") as tmp:
+            workdir = Path(tmp)
+            data_dir = workdir / "data"
+            expected = generate(data_dir, scale=scale, seed=42)
+            rows = sum(f["rows"] for f in expected["files"].values())
+            mb = sum(f["bytes"] for f in expected["files"].values()) / 1e6
+            for target in args.targets:
+                ours, floor, pandas_s = measure(target, workdir, data_dir, args.repeat, not args.skip_pandas)
+                pandas_text = f"{pandas_s:>9.2f}" if pandas_s is not None else f"{'-':>9}"
+                ratio_text = f"{pandas_s / ours:>10.1f}x" if pandas_s is not None else f"{'-':>11}"
+                print(
+                    f"{scale:>5} {target:<9} {rows:>10,} {mb:>7.1f} {ours:>8.3f} {floor:>8.3f} {pandas_text}"
+                    f" {ours / floor:>9.2f}x {ratio_text}",
+                    flush=True,
+                )
+    print("ours = elt load (contract check, _source_row, _load_id, one transaction, swap, audit.loads);")
+    print("floor = bare COPY FROM STDIN (Postgres) / CTAS from read_csv (DuckDB); goal: ours/floor <= 1.3x")
+
+
+if __name__ == "__main__":
+    main()
