@@ -76,8 +76,8 @@ class LoadResult:
 
 
 def new_load_id() -> str:
-    """A sortable, unique id for one load: `20261125T012233Z-3f9a1c`."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """A unique id for one load that sorts by start time: `20261125T012233.041522Z-3f9a1c`."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
 
 
 def _now() -> datetime:
