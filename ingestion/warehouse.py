@@ -23,6 +23,8 @@ TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
 DEFAULT_DUCKDB_PATH = "warehouse/warehouse.duckdb"
 # Key of the Postgres advisory lock that serialises loads and builds on one database.
 ADVISORY_LOCK_KEY = 0x454C54  # "ELT"
+# Postgres databases already known to exist in this process (saves a round trip per connection).
+_databases_seen: set[PostgresParams] = set()
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,13 @@ class Warehouse:
         return Connection("postgres", raw)
 
     def ensure_postgres_database(self) -> None:
-        """Create the Postgres database if it does not exist yet (SPEC: created if missing)."""
+        """Create the Postgres database if it does not exist yet (SPEC: created if missing); once per process."""
         import psycopg2
         from psycopg2 import errorcodes, sql
 
         pg = self.postgres
+        if pg in _databases_seen:
+            return
         try:
             conn = psycopg2.connect(**pg.connect_kwargs(dbname="postgres"), application_name="elt")
         except psycopg2.Error as exc:
@@ -141,6 +145,7 @@ class Warehouse:
                             raise WarehouseError(f"cannot create database {pg.dbname}: {exc}") from None
         finally:
             conn.close()
+        _databases_seen.add(pg)
 
     @contextlib.contextmanager
     def lock(self, timeout: float | None = None, purpose: str = "load") -> Iterator[None]:
@@ -198,9 +203,15 @@ def _advisory_lock(warehouse: Warehouse, wait: float, purpose: str) -> Iterator[
                 _wait_message(warehouse.describe(), purpose)
                 announced = True
             time.sleep(0.1)
-        yield
+        try:
+            yield
+        finally:
+            # Unlock explicitly: closing alone releases it only once the server has ended the session,
+            # which a run started right after this one could otherwise beat.
+            with contextlib.suppress(Exception):  # a broken connection must not mask the real error
+                conn.execute("select pg_advisory_unlock(?)", (ADVISORY_LOCK_KEY,))
     finally:
-        conn.close()  # ends the session, which releases the advisory lock
+        conn.close()  # were the process to die instead, the session's end releases the lock
 
 
 class Connection:
