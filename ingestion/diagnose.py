@@ -23,7 +23,6 @@ class _Lines:
     def __init__(self, path: Path):
         self.path = path
         self.line = 0
-        self.text_from: dict[int, str] = {}
 
     def iterate(self, fh) -> Iterator[str]:
         for raw in fh:

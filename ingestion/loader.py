@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -88,45 +87,22 @@ def load(
     warehouse: Warehouse,
     data_dir: Path,
     sources: Sequence[str] | None = None,
-    out: TextIO | None = sys.stdout,
+    out: TextIO | None = None,
 ) -> LoadResult:
     """Load the selected sources (default: all five) from `data_dir` into `raw`, atomically.
 
-    Raises InputError (bad file: names file, line, column) or WarehouseError; `raw` is then unchanged.
+    Progress lines go to `out` (the CLI passes stdout). Raises InputError (bad file: names file, line,
+    column) or WarehouseError; `raw` is then exactly as it was.
     """
-    selected = _select(sources)
-    files = [FileLoad(source, Path(data_dir) / source.file) for source in selected]
+    files = [FileLoad(source, Path(data_dir) / source.file) for source in _select(sources)]
     load_id = new_load_id()
     started = time.perf_counter()
     with warehouse.lock(purpose="load"):
         conn = warehouse.connect()
         try:
-            _prepare_audit(conn)
-            for f in files:
-                conn.execute(
-                    "insert into audit.loads (load_id, file, source, started_at, status)"
-                    " values (?, ?, ?, ?, 'running')",
-                    (load_id, f.source.file, f.source.name, _now()),
-                )
+            _start_audit(conn, load_id, files)
             try:
-                for f in files:
-                    _check_contract(f)
-                with conn.transaction():
-                    stage = _stage_postgres if conn.target == "postgres" else _stage_duckdb
-                    for f in files:
-                        t0 = time.perf_counter()
-                        stage(conn, f, load_id, out)
-                        f.seconds = time.perf_counter() - t0
-                        _report(out, f)
-                    if conn.target == "postgres":
-                        for f in files:
-                            _swap_postgres(conn, f.source)
-                    for f in files:
-                        conn.execute(
-                            "update audit.loads set sha256 = ?, bytes = ?, rows = ?, finished_at = ?, status = 'loaded'"
-                            " where load_id = ? and file = ?",
-                            (f.sha256, f.bytes, f.rows, _now(), load_id, f.source.file),
-                        )
+                _load_files(conn, load_id, files, out)
             except BaseException as exc:
                 error = _explain(exc, files)
                 _record_failure(conn, load_id, files, error)
@@ -143,6 +119,28 @@ def load(
             file=out,
         )
     return result
+
+
+def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: TextIO | None) -> None:
+    """Contract checks, then every file staged and swapped into raw in one transaction."""
+    for f in files:
+        _check_contract(f)
+    stage = _stage_postgres if conn.target == "postgres" else _stage_duckdb
+    with conn.transaction():
+        for f in files:
+            t0 = time.perf_counter()
+            stage(conn, f, load_id, out)
+            f.seconds = time.perf_counter() - t0
+            _report(out, f)
+        if conn.target == "postgres":
+            for f in files:
+                _swap_postgres(conn, f.source)
+        for f in files:
+            conn.execute(
+                "update audit.loads set sha256 = ?, bytes = ?, rows = ?, finished_at = ?, status = 'loaded'"
+                " where load_id = ? and file = ?",
+                (f.sha256, f.bytes, f.rows, _now(), load_id, f.source.file),
+            )
 
 
 def _select(sources: Sequence[str] | None) -> list[Source]:
@@ -164,7 +162,8 @@ def _check_contract(f: FileLoad) -> None:
     f.bytes = f.path.stat().st_size
 
 
-def _prepare_audit(conn: Connection) -> None:
+def _start_audit(conn: Connection, load_id: str, files: list[FileLoad]) -> None:
+    """Create audit.loads if needed, close out dead loads, and record this one as running."""
     conn.execute("create schema if not exists audit")
     conn.execute(AUDIT_LOADS_DDL)
     # We hold the warehouse lock, so a row still 'running' belongs to a load whose process died.
@@ -173,6 +172,11 @@ def _prepare_audit(conn: Connection) -> None:
         " error = 'the load process ended before it finished' where status = 'running'",
         (_now(),),
     )
+    for f in files:
+        conn.execute(
+            "insert into audit.loads (load_id, file, source, started_at, status) values (?, ?, ?, ?, 'running')",
+            (load_id, f.source.file, f.source.name, _now()),
+        )
 
 
 def _record_failure(conn: Connection, load_id: str, files: list[FileLoad], error: BaseException) -> None:
@@ -191,14 +195,23 @@ def _record_failure(conn: Connection, load_id: str, files: list[FileLoad], error
             return
 
 
+class _FileRejected(Exception):
+    """The warehouse failed while reading one file; `cause` is its own error."""
+
+    def __init__(self, file: FileLoad, cause: Exception):
+        super().__init__(str(cause))
+        self.file = file
+        self.cause = cause
+
+
 def _explain(exc: BaseException, files: list[FileLoad]) -> BaseException:
     """Turn a warehouse's complaint about a file into an InputError naming its line and column."""
     if isinstance(exc, EltError) or not isinstance(exc, Exception):
         return exc
-    path = getattr(exc, "elt_path", None)
-    if path is not None and _is_data_error(exc):
-        f = next(f for f in files if f.path == path)
-        return find_defect(f.path, f.source) or InputError(f.path, _first_line(exc))
+    if isinstance(exc, _FileRejected):
+        if _is_data_error(exc.cause):
+            return find_defect(exc.file.path, exc.file.source) or InputError(exc.file.path, _first_line(exc.cause))
+        exc = exc.cause
     return WarehouseError(f"load failed: {_first_line(exc)}")
 
 
@@ -264,8 +277,7 @@ def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | Non
         try:
             f.rows = conn.raw.execute(statement, {"path": str(f.path), "load_id": load_id}).fetchone()[0]
         except Exception as exc:
-            exc.elt_path = f.path  # type: ignore[attr-defined]
-            raise
+            raise _FileRejected(f, exc) from exc
         f.sha256, maybe_blank = scan.result()
     if maybe_blank and (defect := find_defect(f.path, f.source)) is not None:
         raise defect
@@ -287,6 +299,7 @@ class _StreamingReader:
         self.shown = 0.0
 
     def read(self, size: int = -1) -> bytes:
+        """The next chunk of the file (psycopg2's COPY calls only this)."""
         chunk = self.fh.read(size)
         self.digest.update(chunk)
         self.read_bytes += len(chunk)
@@ -295,9 +308,6 @@ class _StreamingReader:
             share = self.read_bytes / self.f.bytes if self.f.bytes else 1.0
             print(f"\r  {self.f.source.file:<20} {share:>6.0%} ...", end="", file=self.out, flush=True)
         return chunk
-
-    def readline(self, size: int = -1) -> bytes:
-        return self.read(size)
 
 
 def _stage_postgres(conn: Connection, f: FileLoad, load_id: str, out: TextIO | None) -> None:
@@ -329,8 +339,7 @@ def _stage_postgres(conn: Connection, f: FileLoad, load_id: str, out: TextIO | N
             try:
                 cur.copy_expert(copy.as_string(conn.raw), reader, size=COPY_CHUNK_BYTES)
             except Exception as exc:
-                exc.elt_path = f.path  # type: ignore[attr-defined]
-                raise
+                raise _FileRejected(f, exc) from exc
             finally:
                 if reader.live:
                     print("\r", end="", file=out)

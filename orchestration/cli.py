@@ -33,7 +33,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     warehouse = Warehouse.from_env(args.target)
     data_dir = Path(args.data_dir) if args.data_dir else _data_dir_default()
-    load(warehouse, data_dir, sources=args.only)
+    load(warehouse, data_dir, sources=args.only, out=sys.stdout)
     return 0
 
 
