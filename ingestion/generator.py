@@ -370,6 +370,12 @@ def _price_text(cents: int) -> str:
     return f'"${cents // 100:,}.{cents % 100:02d} "'
 
 
+def _check(condition: bool, message: str) -> None:
+    """Self-check of the generator (kept under `python -O`, unlike assert)."""
+    if not condition:
+        raise RuntimeError(f"generator self-check failed: {message}")
+
+
 def _q(value: str) -> str:
     """RFC 4180 quoting where needed (comma, double quote, line break)."""
     if "," in value or '"' in value or "\n" in value or "\r" in value:
@@ -494,7 +500,7 @@ def _make_stores(rng: random.Random) -> _Stores:
             opened = date(2005, 1, 1) + timedelta(days=rng.randint(0, 16 * 365))
             lines.append(f"{key},{country},{_q(state)},{sqm},{_mdy(opened)}")
             by_country.setdefault(country, []).append(key)
-    assert key + 1 == STORE_ROWS
+    _check(key + 1 == STORE_ROWS, f"{key + 1} stores generated, expected {STORE_ROWS}")
     return _Stores(_File("stores", "\n".join(lines) + "\n", STORE_ROWS), by_country)
 
 
@@ -870,7 +876,7 @@ def _make_customers(rng: random.Random, scale: int) -> _Customers:
         age_blank_rows += base_rec.get(i, recs[i])[_AGE] == ""
         fmt_counts[fmts[i]] += 1
     emit_extras(n)
-    assert len(lines) - 1 == n_rows, (len(lines) - 1, n_rows)
+    _check(len(lines) - 1 == n_rows, f"{len(lines) - 1} customer rows generated, expected {n_rows}")
 
     # ---- best record per key: valid email, then most non-null cleaned fields, then first line ----
     survivor_status = list(email_status)
@@ -884,11 +890,11 @@ def _make_customers(rng: random.Random, scale: int) -> _Customers:
         cands.sort(key=lambda t: t[:3])
         best, loser = cands
         if kind == "email":
-            assert best[0] is False and loser[0] is True
+            _check(best[0] is False and loser[0] is True, f"email pair of key {keys[i]}: valid email must win")
         elif kind == "completeness":
-            assert best[0] == loser[0] and best[1] < loser[1]
+            _check(best[0] == loser[0] and best[1] < loser[1], f"completeness pair of key {keys[i]}: fuller must win")
         else:
-            assert best[:2] == loser[:2]
+            _check(best[:2] == loser[:2], f"first-row pair of key {keys[i]}: must tie before the line number")
         by_kind[kind] += 1
         email = best[3][_EMAIL]
         survivor_status[i] = "missing" if not email.strip() else ("valid" if is_valid_email(email) else "invalid")
@@ -1066,7 +1072,7 @@ def _make_sales(
             online_lines += size
         if not dd:
             blank_delivery += size
-    assert pos == n_lines
+    _check(pos == n_lines, f"{pos} sales lines generated, expected {n_lines}")
 
     stats = {
         "lines": n_lines,
@@ -1214,6 +1220,7 @@ def generate(out_dir: Path, scale: int = 1, seed: int = 42, inject_orphans: bool
         "sales": sales.stats,
     }
     for name, src in expected["sources"].items():
-        assert src["raw_rows"] == src["clean_rows"] + src["exact_duplicates"] + sum(src["rejected"].values()), name
+        total = src["clean_rows"] + src["exact_duplicates"] + sum(src["rejected"].values())
+        _check(src["raw_rows"] == total, f"{name}: raw rows {src['raw_rows']} != clean + duplicates + rejected {total}")
     (out_dir / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return expected
