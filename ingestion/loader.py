@@ -114,7 +114,7 @@ def load(
     result = LoadResult(load_id, warehouse.target, files, time.perf_counter() - started)
     if out is not None:
         print(
-            f"loaded {len(files)} file(s), {result.rows:,} rows into raw on {warehouse.describe()}"
+            f"swapped {len(files)} file(s), {result.rows:,} rows into raw in one transaction on {warehouse.describe()}"
             f" in {result.seconds:.2f} s (load_id {load_id})",
             file=out,
         )
@@ -234,7 +234,7 @@ def _report(out: TextIO | None, f: FileLoad) -> None:
     rate = mb / f.seconds if f.seconds > 0 else 0.0
     print(
         f"  {f.source.file:<20} {f.rows:>10,} rows {mb:>8.1f} MB {f.seconds:>6.2f} s {rate:>7.1f} MB/s"
-        f"  -> raw.{f.source.name}",
+        f"  staged for raw.{f.source.name}",
         file=out,
     )
 
