@@ -35,20 +35,22 @@ class _Lines:
                     self.path,
                     f"invalid UTF-8 byte 0x{raw[exc.start]:02x}",
                     line=self.line,
-                    column=_field_index(prefix),
+                    column=_walk_fields(prefix)[0],
                 ) from None
             yield text
 
 
-def _field_index(prefix: str) -> int:
-    """1-based index of the field that the end of `prefix` (start of a record line) falls in."""
-    field, in_quote = 1, False
-    for ch in prefix:
+def _walk_fields(text: str) -> tuple[int, int]:
+    """(field the end of `text` falls in, field where the last quote opened), 1-based, for a record's start."""
+    field, in_quote, quote_field = 1, False, 1
+    for ch in text:
         if ch == '"':
             in_quote = not in_quote
+            if in_quote:
+                quote_field = field
         elif ch == "," and not in_quote:
             field += 1
-    return field
+    return field, quote_field
 
 
 def _unterminated_quote_field(path: Path, start_line: int) -> int | None:
@@ -64,15 +66,7 @@ def _unterminated_quote_field(path: Path, start_line: int) -> int | None:
         quotes = first.count(b'"') + sum(chunk.count(b'"') for chunk in iter(lambda: fh.read(1 << 20), b""))
     if quotes % 2 == 0:
         return None
-    field, in_quote, quote_field = 1, False, 1
-    for ch in first.decode("utf-8", errors="replace"):
-        if ch == '"':
-            in_quote = not in_quote
-            if in_quote:
-                quote_field = field
-        elif ch == "," and not in_quote:
-            field += 1
-    return quote_field
+    return _walk_fields(first.decode("utf-8", errors="replace"))[1]
 
 
 def find_defect(path: Path, source: Source) -> InputError | None:

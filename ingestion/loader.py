@@ -104,7 +104,7 @@ def load(
             try:
                 _load_files(conn, load_id, files, out)
             except BaseException as exc:
-                error = _explain(exc, files)
+                error = _explain(exc)
                 _record_failure(conn, load_id, files, error)
                 if error is exc:
                     raise
@@ -204,7 +204,7 @@ class _FileRejected(Exception):
         self.cause = cause
 
 
-def _explain(exc: BaseException, files: list[FileLoad]) -> BaseException:
+def _explain(exc: BaseException) -> BaseException:
     """Turn a warehouse's complaint about a file into an InputError naming its line and column."""
     if isinstance(exc, EltError) or not isinstance(exc, Exception):
         return exc
@@ -386,8 +386,9 @@ def _swap_postgres(conn: Connection, source: Source) -> None:
         .format(sql.Identifier("raw", f"_loading_{name}"), sql.Identifier(name))
         .as_string(conn.raw)
     )
-    for view_name, definition in views:
-        conn.raw.cursor().execute(f"create or replace view {view_name} as {definition}")
+    with conn.raw.cursor() as cur:  # not conn.execute: a definition may hold a literal `?`
+        for view_name, definition in views:
+            cur.execute(f"create or replace view {view_name} as {definition}")
     if exists:
         conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", f"_replaced_{name}")).as_string(conn.raw))
     conn.execute("set local search_path = default")
