@@ -1,0 +1,116 @@
+{#
+  Date parsing without cast errors on either target: the text must have the expected shape, the
+  month must be 1..12 and the day must exist in that month (leap years included) before make_date
+  is called. Anything else is null.
+#}
+
+{# A date from integer-text year, month and day, or null if no such day exists. #}
+{% macro make_valid_date(year, month, day) -%}
+    {%- set y = 'cast(' ~ year ~ ' as integer)' -%}
+    {%- set m = 'cast(' ~ month ~ ' as integer)' -%}
+    {%- set d = 'cast(' ~ day ~ ' as integer)' -%}
+    case
+        when {{ y }} between 1 and 9999
+            and {{ m }} between 1 and 12
+            and {{ d }} between 1 and (
+                case
+                    when {{ m }} in (4, 6, 9, 11) then 30
+                    when {{ m }} = 2 then
+                        case when ({{ y }} % 4 = 0 and {{ y }} % 100 <> 0) or {{ y }} % 400 = 0 then 29 else 28 end
+                    else 31
+                end
+            )
+        then make_date({{ y }}, {{ m }}, {{ d }})
+    end
+{%- endmacro %}
+
+
+{#
+  A date written in one fixed field order: 'MDY' (`03/15/2024`, `3/5/2024`), 'DMY' (`15-03-2024`)
+  or 'YMD' (`2024-03-15`); `/` or `-` as separator, four-digit year.
+#}
+{% macro parse_date(column, order='MDY') -%}
+    {%- set part = {} -%}
+    {%- for letter in order -%}
+        {%- do part.update({letter: "split_part(replace(" ~ column ~ ", '-', '/'), '/', " ~ loop.index ~ ")"}) -%}
+    {%- endfor -%}
+    {%- set shape = '^[0-9]{4}[/-][0-9]{1,2}[/-][0-9]{1,2}$' if order == 'YMD' else '^[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{4}$' -%}
+    case
+        when {{ matches(column, shape) }} then {{ make_valid_date(part['Y'], part['M'], part['D']) }}
+    end
+{%- endmacro %}
+
+
+{#
+  The birthday formats of the customer file: `M/D/YYYY`, `DD/MM/YYYY` (an `a/b/YYYY` whose first
+  number is above 12 is day-first), `DD-MM-YYYY` and `YYYY-MM-DD`.
+#}
+{% macro parse_mixed_date(column) -%}
+    case
+        when {{ mixed_date_format(column) }} = 'M/D/YYYY' then {{ parse_date(column, 'MDY') }}
+        when {{ mixed_date_format(column) }} in ('DD/MM/YYYY', 'DD-MM-YYYY') then {{ parse_date(column, 'DMY') }}
+        when {{ mixed_date_format(column) }} = 'YYYY-MM-DD' then {{ parse_date(column, 'YMD') }}
+    end
+{%- endmacro %}
+
+
+{# Which of the four birthday formats the text has by its shape (null if none). #}
+{% macro mixed_date_format(column) -%}
+    case
+        when {{ matches(column, '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$') }} then
+            case when cast(split_part({{ column }}, '/', 1) as integer) > 12 then 'DD/MM/YYYY' else 'M/D/YYYY' end
+        when {{ matches(column, '^[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}$') }} then 'DD-MM-YYYY'
+        when {{ matches(column, '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$') }} then 'YYYY-MM-DD'
+    end
+{%- endmacro %}
+
+
+{# Whole days from `start_date` to `end_date`. #}
+{% macro days_between(start_date, end_date) -%}
+    {{ adapter.dispatch('days_between', 'retail_elt')(start_date, end_date) }}
+{%- endmacro %}
+
+{% macro default__days_between(start_date, end_date) -%}
+    ({{ end_date }} - {{ start_date }})
+{%- endmacro %}
+
+{% macro duckdb__days_between(start_date, end_date) -%}
+    date_diff('day', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+
+{# Whole years of age on `as_of` for someone born on `birthday`. #}
+{% macro age_on(birthday, as_of) -%}
+    (extract(year from {{ as_of }}) - extract(year from {{ birthday }})
+        - case
+            when extract(month from {{ as_of }}) * 100 + extract(day from {{ as_of }})
+                < extract(month from {{ birthday }}) * 100 + extract(day from {{ birthday }})
+            then 1 else 0
+        end)
+{%- endmacro %}
+
+
+{# English month and weekday names. #}
+{% macro month_name(date_column) -%}
+    {{ adapter.dispatch('month_name', 'retail_elt')(date_column) }}
+{%- endmacro %}
+
+{% macro duckdb__month_name(date_column) -%}
+    monthname({{ date_column }})
+{%- endmacro %}
+
+{% macro postgres__month_name(date_column) -%}
+    to_char({{ date_column }}, 'FMMonth')
+{%- endmacro %}
+
+{% macro day_name(date_column) -%}
+    {{ adapter.dispatch('day_name', 'retail_elt')(date_column) }}
+{%- endmacro %}
+
+{% macro duckdb__day_name(date_column) -%}
+    dayname({{ date_column }})
+{%- endmacro %}
+
+{% macro postgres__day_name(date_column) -%}
+    to_char({{ date_column }}, 'FMDay')
+{%- endmacro %}

@@ -1,0 +1,7 @@
+{#
+  SPEC 7 email rule, applied to a trimmed, repaired, lower-cased value: exactly one `@`, no spaces,
+  no `..`, and a domain with a dot and a top-level domain of at least two letters.
+#}
+{% macro is_valid_email(column) -%}
+    ({{ matches(column, '^[^@\s]+@[^@\s]*[.][a-z]{2,}$') }} and {{ column }} not like '%..%')
+{%- endmacro %}

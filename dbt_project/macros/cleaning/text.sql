@@ -1,0 +1,85 @@
+{#
+  Text cleaning shared by every staging model: trim, empty -> null, repair mojibake.
+  Adapter differences live only in the dispatched macros below.
+#}
+
+{# Trimmed text with empty strings as null, mojibake repaired. #}
+{% macro clean_text(column) -%}
+    {{ repair_mojibake(trimmed_text(column)) }}
+{%- endmacro %}
+
+
+{# Text without leading/trailing blanks (space, tab, CR, LF); '' becomes null. #}
+{% macro trimmed_text(column) -%}
+    nullif({{ adapter.dispatch('trim_blanks', 'retail_elt')(column) }}, '')
+{%- endmacro %}
+
+{% macro default__trim_blanks(column) -%}
+    trim({{ column }})
+{%- endmacro %}
+
+{% macro duckdb__trim_blanks(column) -%}
+    trim({{ column }}, ' ' || chr(9) || chr(10) || chr(13))
+{%- endmacro %}
+
+{% macro postgres__trim_blanks(column) -%}
+    btrim({{ column }}, ' ' || chr(9) || chr(10) || chr(13))
+{%- endmacro %}
+
+
+{# True when the text matches the regular expression (a search: anchor the pattern for a full match). #}
+{% macro matches(column, pattern) -%}
+    {{ adapter.dispatch('matches', 'retail_elt')(column, pattern) }}
+{%- endmacro %}
+
+{% macro duckdb__matches(column, pattern) -%}
+    regexp_matches({{ column }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro postgres__matches(column, pattern) -%}
+    ({{ column }} ~ '{{ pattern }}')
+{%- endmacro %}
+
+
+{#
+  Mojibake: UTF-8 bytes that were decoded as Latin-1 or Windows-1252 (`MÃ¶ller` for `Möller`,
+  `â€™` for `’`). The 27 Windows-1252 characters are mapped back to U+0080..U+009F first; a value is
+  re-decoded only if every code point is a byte and the bytes form well-formed UTF-8 with at least
+  one multi-byte sequence. Anything else (clean text, `Łódź`, `O’Brien`) is returned unchanged.
+#}
+{# The value as Latin-1 would see its bytes: Windows-1252 characters back to U+0080..U+009F. #}
+{% macro latin1_view(column) -%}
+    {%- set cp1252_characters = '€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ' -%}
+    {%- set cp1252_bytes = [128, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 142,
+                            145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 158, 159] -%}
+    translate({{ column }}, '{{ cp1252_characters }}', {% for b in cp1252_bytes %}chr({{ b }}){{ ' || ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{% macro repair_mojibake(column) -%}
+    {{ adapter.dispatch('repair_mojibake', 'retail_elt')(column) }}
+{%- endmacro %}
+
+{% macro duckdb__repair_mojibake(column) -%}
+    {%- set bytes = latin1_view(column) -%}
+    case
+        when regexp_matches({{ column }}, '[\x{00C2}-\x{00F4}][\x{0080}-\x{00BF}\x{0152}\x{0153}\x{0160}\x{0161}\x{0178}\x{017D}\x{017E}\x{0192}\x{02C6}\x{02DC}\x{2013}-\x{2122}]')
+            and regexp_full_match({{ bytes }}, '([\x{0001}-\x{007F}]|[\x{00C2}-\x{00DF}][\x{0080}-\x{00BF}]|[\x{00E0}-\x{00EF}][\x{0080}-\x{00BF}]{2}|[\x{00F0}-\x{00F4}][\x{0080}-\x{00BF}]{3})*')
+        then coalesce(
+            try(decode(unhex(array_to_string(
+                list_transform(string_split({{ bytes }}, ''), lambda c: lpad(hex(unicode(c)), 2, '0')), ''
+            )))),
+            {{ column }}
+        )
+        else {{ column }}
+    end
+{%- endmacro %}
+
+{% macro postgres__repair_mojibake(column) -%}
+    {%- set bytes = latin1_view(column) -%}
+    case
+        when {{ column }} ~ '[\u00C2-\u00F4][\u0080-\u00BF\u0152\u0153\u0160\u0161\u0178\u017D\u017E\u0192\u02C6\u02DC\u2013-\u2122]'
+            and {{ bytes }} ~ '^([\u0001-\u007F]|[\u00C2-\u00DF][\u0080-\u00BF]|[\u00E0-\u00EF][\u0080-\u00BF]{2}|[\u00F0-\u00F4][\u0080-\u00BF]{3})*$'
+        then convert_from(convert_to({{ bytes }}, 'LATIN1'), 'UTF8')
+        else {{ column }}
+    end
+{%- endmacro %}

@@ -1,0 +1,61 @@
+{#
+  Record-level helpers shared by the staging and intermediate models.
+#}
+
+{#
+  The raw record as compact JSON text, keys in file order, identical on both targets
+  (`{"customer_key":"301","gender":"Male",...}`); null fields stay JSON null.
+  `relation_alias` is the CTE or table alias the columns are read from.
+#}
+{% macro record_json(relation_alias, columns) -%}
+    {{ adapter.dispatch('record_json', 'retail_elt')(relation_alias, columns) }}
+{%- endmacro %}
+
+{% macro duckdb__record_json(relation_alias, columns) -%}
+    cast(to_json(struct_pack({% for c in columns %}"{{ c }}" := {{ relation_alias }}."{{ c }}"{{ ', ' if not loop.last }}{% endfor %})) as varchar)
+{%- endmacro %}
+
+{% macro postgres__record_json(relation_alias, columns) -%}
+    (select cast(row_to_json(record) as text) from (select {% for c in columns %}{{ relation_alias }}."{{ c }}"{{ ', ' if not loop.last }}{% endfor %}) as record)
+{%- endmacro %}
+
+
+{#
+  Every row of `relation` with its disposition, the single column that tells where a raw row went:
+    exact_duplicate       a later, byte-identical copy of an earlier row (counted, kept once)
+    <reject_reason>       the row's own defect (invalid_key, orphan_customer, ...), from the model
+    clean                 the best record of its natural key
+    superseded_duplicate  another record of the same key that lost to the best one
+  `relation` must have `source_row`, `raw_record` and `reject_reason` (null when the row is fine);
+  `best_record_order` ranks the records of one key, best first.
+#}
+{% macro classify_records(relation, key_columns, best_record_order) -%}
+    select
+        *,
+        case
+            when copy_number > 1 then 'exact_duplicate'
+            when reject_reason is not null then reject_reason
+            when preference_rank = 1 then 'clean'
+            else 'superseded_duplicate'
+        end as disposition
+    from (
+        select
+            *,
+            row_number() over (
+                partition by {{ key_columns | join(', ') }}, (copy_number > 1 or reject_reason is not null)
+                order by {{ best_record_order }}
+            ) as preference_rank
+        from (
+            select
+                *,
+                row_number() over (partition by raw_record order by source_row) as copy_number
+            from {{ relation }}
+        ) as copies
+    ) as ranked
+{%- endmacro %}
+
+
+{# The dispositions that send a row to rejected_records (everything but clean rows and exact copies). #}
+{% macro is_rejected(disposition_column='disposition') -%}
+    {{ disposition_column }} not in ('clean', 'exact_duplicate')
+{%- endmacro %}

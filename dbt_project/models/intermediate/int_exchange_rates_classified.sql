@@ -1,0 +1,27 @@
+with exchange_rates as (
+
+    select * from {{ ref('stg_exchange_rates') }}
+
+),
+
+judged as (
+
+    select
+        *,
+        coalesce(rate_date_text, '') || '/' || coalesce(currency_code, '') as natural_key,
+        case
+            when rate_date is null or currency_code is null or not {{ matches('currency_code', '^[A-Z]{3}$') }}
+                then 'invalid_key'
+            when rate is null or rate <= 0 then 'invalid_rate'
+        end as reject_reason
+    from exchange_rates
+
+),
+
+classified as (
+
+    {{ classify_records('judged', ['rate_date', 'currency_code'], 'source_row') }}
+
+)
+
+select * from classified

@@ -1,0 +1,28 @@
+with products as (
+
+    select * from {{ ref('stg_products') }}
+
+),
+
+judged as (
+
+    select
+        *,
+        product_key_text as natural_key,
+        case
+            when product_key is null then 'invalid_key'
+            when unit_price_usd is null or unit_cost_usd is null then 'invalid_price'
+        end as reject_reason,
+        {{ count_non_null(['product_key', 'product_name', 'brand', 'color', 'unit_cost_usd', 'unit_price_usd',
+                           'subcategory_key', 'subcategory', 'category_key', 'category']) }} as non_null_fields
+    from products
+
+),
+
+classified as (
+
+    {{ classify_records('judged', ['product_key'], 'non_null_fields desc, source_row') }}
+
+)
+
+select * from classified

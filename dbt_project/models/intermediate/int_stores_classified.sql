@@ -1,0 +1,24 @@
+with stores as (
+
+    select * from {{ ref('stg_stores') }}
+
+),
+
+judged as (
+
+    select
+        *,
+        store_key_text as natural_key,
+        case when store_key is null then 'invalid_key' end as reject_reason,
+        {{ count_non_null(['store_key', 'country', 'state', 'square_meters', 'open_date']) }} as non_null_fields
+    from stores
+
+),
+
+classified as (
+
+    {{ classify_records('judged', ['store_key'], 'non_null_fields desc, source_row') }}
+
+)
+
+select * from classified

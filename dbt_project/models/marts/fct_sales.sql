@@ -1,0 +1,88 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['order_number', 'line_item'],
+        incremental_strategy='merge',
+        on_schema_change='fail'
+    )
+}}
+
+with sales as (
+
+    select * from {{ ref('int_sales_deduplicated') }}
+
+),
+
+products as (
+
+    select product_key, unit_price_usd, unit_cost_usd from {{ ref('dim_products') }}
+
+),
+
+stores as (
+
+    select store_key, is_online from {{ ref('dim_stores') }}
+
+),
+
+priced as (
+
+    select
+        sales.order_number,
+        sales.line_item,
+        sales.order_date,
+        sales.delivery_date,
+        sales.customer_key,
+        sales.store_key,
+        sales.product_key,
+        sales.currency_code,
+        stores.is_online,
+        sales.quantity,
+        products.unit_price_usd,
+        products.unit_cost_usd,
+        cast(sales.quantity * products.unit_price_usd as numeric(18, 2)) as revenue_usd,
+        cast(sales.quantity * products.unit_cost_usd as numeric(18, 2)) as cost_usd,
+        cast(sales.quantity * (products.unit_price_usd - products.unit_cost_usd) as numeric(18, 2)) as margin_usd,
+        sales.rate_date,
+        sales.exchange_rate,
+        cast(round(sales.quantity * products.unit_price_usd * sales.exchange_rate, 2) as numeric(18, 2))
+            as revenue_local,
+        sales.load_id
+    from sales
+    inner join products on sales.product_key = products.product_key
+    inner join stores on sales.store_key = stores.store_key
+
+),
+
+fingerprinted as (
+
+    select
+        *,
+        md5(
+            {%- for column in ['order_date', 'delivery_date', 'customer_key', 'store_key', 'product_key',
+                               'currency_code', 'quantity', 'unit_price_usd', 'unit_cost_usd', 'rate_date',
+                               'exchange_rate'] %}
+            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){{ " || '|' ||" if not loop.last }}
+            {%- endfor %}
+        ) as line_hash
+    from priced
+
+),
+
+final as (
+
+    select * from fingerprinted
+    {% if is_incremental() %}
+    -- Merge only lines that are new or changed since the last build (by their content hash).
+    where not exists (
+        select 1
+        from {{ this }} as existing
+        where existing.order_number = fingerprinted.order_number
+            and existing.line_item = fingerprinted.line_item
+            and existing.line_hash = fingerprinted.line_hash
+    )
+    {% endif %}
+
+)
+
+select * from final

@@ -1,0 +1,70 @@
+{%- set raw_columns = ['customer_key', 'gender', 'name', 'city', 'state_code', 'state', 'zip_code',
+                       'country', 'continent', 'birthday', 'age', 'email'] -%}
+{%- set text_columns = ['gender', 'name', 'city', 'state_code', 'state', 'zip_code', 'country', 'continent', 'email'] -%}
+
+with source as (
+
+    select * from {{ source('raw', 'customers') }}
+
+),
+
+trimmed as (
+
+    select
+        _source_row as source_row,
+        _load_id as load_id,
+        {{ record_json('source', raw_columns) }} as raw_record,
+        {%- for column in raw_columns %}
+        {{ trimmed_text(column) }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from source
+
+),
+
+repaired as (
+
+    select
+        *,
+        {%- for column in text_columns %}
+        {{ repair_mojibake(column) }} as repaired_{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from trimmed
+
+),
+
+final as (
+
+    select
+        source_row,
+        load_id,
+        raw_record,
+        customer_key as customer_key_text,
+        {{ safe_integer('customer_key') }} as customer_key,
+        {%- for column in text_columns if column != 'email' %}
+        repaired_{{ column }} as {{ column }},
+        {%- endfor %}
+        birthday as birthday_text,
+        {{ parse_mixed_date('birthday') }} as birthday,
+        case
+            when birthday is null then null
+            when {{ parse_mixed_date('birthday') }} is null then 'invalid'
+            else {{ mixed_date_format('birthday') }}
+        end as birthday_format,
+        age as age_text,
+        {{ parse_age('age') }} as age_reported,
+        case when {{ is_valid_email('lower(repaired_email)') }} then lower(repaired_email) end as email,
+        case
+            when repaired_email is null then 'missing'
+            when {{ is_valid_email('lower(repaired_email)') }} then 'valid'
+            else 'invalid'
+        end as email_status,
+        (
+            {%- for column in text_columns %}
+            coalesce(repaired_{{ column }} <> {{ column }}, false){{ ' or' if not loop.last }}
+            {%- endfor %}
+        ) as was_mojibake
+    from repaired
+
+)
+
+select * from final
