@@ -10,7 +10,6 @@ judged as (
         *,
         customer_key_text as natural_key,
         case when customer_key is null then 'invalid_key' end as reject_reason,
-        case when email_status = 'valid' then 0 else 1 end as email_preference,
         {{ count_non_null(['customer_key', 'gender', 'name', 'city', 'state_code', 'state', 'zip_code',
                            'country', 'continent', 'birthday', 'age_reported', 'email']) }} as non_null_fields
     from customers
@@ -19,8 +18,25 @@ judged as (
 
 classified as (
 
-    {{ classify_records('judged', ['customer_key'], 'email_preference, non_null_fields desc, source_row') }}
+    {{ classify_records('judged', ['customer_key'], "case when email_status = 'valid' then 0 else 1 end, non_null_fields desc, source_row") }}
+
+),
+
+final as (
+
+    select
+        source_row,
+        load_id,
+        natural_key,
+        customer_key,
+        non_null_fields,
+        raw_record,
+        reject_reason,
+        copy_number,
+        preference_rank,
+        disposition
+    from classified
 
 )
 
-select * from classified
+select * from final

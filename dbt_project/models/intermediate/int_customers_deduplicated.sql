@@ -1,4 +1,10 @@
-with classified as (
+with staged as (
+
+    select * from {{ ref('stg_customers') }}
+
+),
+
+classified as (
 
     select * from {{ ref('int_customers_classified') }}
 
@@ -7,25 +13,26 @@ with classified as (
 final as (
 
     select
-        customer_key,
-        gender,
-        name,
-        city,
-        state_code,
-        state,
-        zip_code,
-        country,
-        continent,
-        birthday,
-        birthday_format,
-        age_reported,
-        email,
-        email_status,
-        was_mojibake,
-        source_row,
-        load_id
-    from classified
-    where disposition = 'clean'
+        staged.customer_key,
+        staged.gender,
+        staged.name,
+        staged.city,
+        staged.state_code,
+        staged.state,
+        staged.zip_code,
+        staged.country,
+        staged.continent,
+        staged.birthday,
+        staged.birthday_format,
+        staged.age_reported,
+        staged.email,
+        staged.email_status,
+        staged.was_mojibake,
+        staged.source_row,
+        staged.load_id
+    from staged
+    inner join classified on staged.source_row = classified.source_row
+    where classified.disposition = 'clean'
 
 )
 

@@ -22,6 +22,23 @@ classified as (
 
     {{ classify_records('judged', ['rate_date', 'currency_code'], 'source_row') }}
 
+),
+
+final as (
+
+    select
+        source_row,
+        load_id,
+        natural_key,
+        rate_date,
+        currency_code,
+        raw_record,
+        reject_reason,
+        copy_number,
+        preference_rank,
+        disposition
+    from classified
+
 )
 
-select * from classified
+select * from final

@@ -1,4 +1,10 @@
-with classified as (
+with staged as (
+
+    select * from {{ ref('stg_exchange_rates') }}
+
+),
+
+classified as (
 
     select * from {{ ref('int_exchange_rates_classified') }}
 
@@ -7,13 +13,14 @@ with classified as (
 final as (
 
     select
-        rate_date,
-        currency_code,
-        rate,
-        source_row,
-        load_id
-    from classified
-    where disposition = 'clean'
+        staged.rate_date,
+        staged.currency_code,
+        staged.rate,
+        staged.source_row,
+        staged.load_id
+    from staged
+    inner join classified on staged.source_row = classified.source_row
+    where classified.disposition = 'clean'
 
 )
 

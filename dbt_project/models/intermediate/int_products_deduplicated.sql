@@ -1,4 +1,10 @@
-with classified as (
+with staged as (
+
+    select * from {{ ref('stg_products') }}
+
+),
+
+classified as (
 
     select * from {{ ref('int_products_classified') }}
 
@@ -7,20 +13,21 @@ with classified as (
 final as (
 
     select
-        product_key,
-        product_name,
-        brand,
-        color,
-        unit_cost_usd,
-        unit_price_usd,
-        subcategory_key,
-        subcategory,
-        category_key,
-        category,
-        source_row,
-        load_id
-    from classified
-    where disposition = 'clean'
+        staged.product_key,
+        staged.product_name,
+        staged.brand,
+        staged.color,
+        staged.unit_cost_usd,
+        staged.unit_price_usd,
+        staged.subcategory_key,
+        staged.subcategory,
+        staged.category_key,
+        staged.category,
+        staged.source_row,
+        staged.load_id
+    from staged
+    inner join classified on staged.source_row = classified.source_row
+    where classified.disposition = 'clean'
 
 )
 

@@ -119,6 +119,26 @@ classified as (
 
     {{ classify_records('judged', ['order_number', 'line_item'], 'non_null_fields desc, source_row') }}
 
+),
+
+final as (
+
+    select
+        source_row,
+        load_id,
+        natural_key,
+        order_number,
+        line_item,
+        rate_date,
+        exchange_rate,
+        non_null_fields,
+        raw_record,
+        reject_reason,
+        copy_number,
+        preference_rank,
+        disposition
+    from classified
+
 )
 
-select * from classified
+select * from final

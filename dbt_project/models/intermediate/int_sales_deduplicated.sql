@@ -1,4 +1,10 @@
-with classified as (
+with staged as (
+
+    select * from {{ ref('stg_sales') }}
+
+),
+
+classified as (
 
     select * from {{ ref('int_sales_classified') }}
 
@@ -7,21 +13,22 @@ with classified as (
 final as (
 
     select
-        order_number,
-        line_item,
-        order_date,
-        delivery_date,
-        customer_key,
-        store_key,
-        product_key,
-        quantity,
-        currency_code,
-        rate_date,
-        exchange_rate,
-        source_row,
-        load_id
-    from classified
-    where disposition = 'clean'
+        staged.order_number,
+        staged.line_item,
+        staged.order_date,
+        staged.delivery_date,
+        staged.customer_key,
+        staged.store_key,
+        staged.product_key,
+        staged.quantity,
+        staged.currency_code,
+        classified.rate_date,
+        classified.exchange_rate,
+        staged.source_row,
+        staged.load_id
+    from staged
+    inner join classified on staged.source_row = classified.source_row
+    where classified.disposition = 'clean'
 
 )
 

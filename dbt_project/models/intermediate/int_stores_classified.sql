@@ -19,6 +19,23 @@ classified as (
 
     {{ classify_records('judged', ['store_key'], 'non_null_fields desc, source_row') }}
 
+),
+
+final as (
+
+    select
+        source_row,
+        load_id,
+        natural_key,
+        store_key,
+        non_null_fields,
+        raw_record,
+        reject_reason,
+        copy_number,
+        preference_rank,
+        disposition
+    from classified
+
 )
 
-select * from classified
+select * from final

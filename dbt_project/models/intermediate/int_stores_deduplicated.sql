@@ -1,4 +1,10 @@
-with classified as (
+with staged as (
+
+    select * from {{ ref('stg_stores') }}
+
+),
+
+classified as (
 
     select * from {{ ref('int_stores_classified') }}
 
@@ -7,15 +13,16 @@ with classified as (
 final as (
 
     select
-        store_key,
-        country,
-        state,
-        square_meters,
-        open_date,
-        source_row,
-        load_id
-    from classified
-    where disposition = 'clean'
+        staged.store_key,
+        staged.country,
+        staged.state,
+        staged.square_meters,
+        staged.open_date,
+        staged.source_row,
+        staged.load_id
+    from staged
+    inner join classified on staged.source_row = classified.source_row
+    where classified.disposition = 'clean'
 
 )
 

@@ -1,11 +1,32 @@
+{#
+  Incremental: each build merges the lines of the latest Sales file that are new or changed
+  (by line_hash) on (order_number, line_item). Lines missing from the file are kept (a file may be
+  a delta); a line the latest file now rejects (an orphan, a bad quantity, ...) is removed by the
+  post-hook, so a rejected line is never also a fact. A full refresh rebuilds from the file alone.
+#}
 {{
     config(
         materialized='incremental',
         unique_key=['order_number', 'line_item'],
         incremental_strategy='merge',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        post_hook=[
+            "{% if is_incremental() %}
+            delete from {{ this }} as target
+            where exists (
+                select 1 from {{ ref('int_sales_classified') }} as latest
+                where latest.order_number = target.order_number and latest.line_item = target.line_item
+            )
+            and not exists (
+                select 1 from {{ ref('int_sales_deduplicated') }} as clean
+                where clean.order_number = target.order_number and clean.line_item = target.line_item
+            )
+            {% endif %}"
+        ]
     )
 }}
+
+-- depends_on: {{ ref('int_sales_classified') }}
 
 with sales as (
 
