@@ -61,9 +61,7 @@ def customer_figures(conn: Connection) -> dict[str, Any]:
         "age_blank_rows": conn.scalar("select count(*) from staging.stg_customers where age_text is null"),
         "age_imputed": conn.scalar("select count(*) from marts.dim_customers where age_imputed"),
         "by_country": _pairs(conn, "select country, count(*) from marts.dim_customers group by 1"),
-        "state_code_blank_customers": conn.scalar(
-            "select count(*) from marts.dim_customers where state_code is null"
-        ),
+        "state_code_blank_customers": conn.scalar("select count(*) from marts.dim_customers where state_code is null"),
     }
 
 

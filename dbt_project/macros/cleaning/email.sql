@@ -3,5 +3,5 @@
   no `..`, and a domain with a dot and a top-level domain of at least two letters.
 #}
 {% macro is_valid_email(column) -%}
-    ({{ matches(column, '^[^@\s]+@[^@\s]*[.][a-z]{2,}$') }} and {{ column }} not like '%..%')
+    ({{ matches(column, '^[^@[:space:]]+@[^@[:space:]]*[.][a-z]{2,}$') }} and {{ column }} not like '%..%')
 {%- endmacro %}

@@ -79,7 +79,9 @@
     case
         when {{ column }} ~ '[\u00C2-\u00F4][\u0080-\u00BF\u0152\u0153\u0160\u0161\u0178\u017D\u017E\u0192\u02C6\u02DC\u2013-\u2122]'
             and {{ bytes }} ~ '^([\u0001-\u007F]|[\u00C2-\u00DF][\u0080-\u00BF]|[\u00E0-\u00EF][\u0080-\u00BF]{2}|[\u00F0-\u00F4][\u0080-\u00BF]{3})*$'
-        then convert_from(convert_to({{ bytes }}, 'LATIN1'), 'UTF8')
+        -- convert_from's encoding argument is of type name, whose "C" collation would otherwise
+        -- leak into the result (and make lower() ASCII-only): keep the database's collation.
+        then convert_from(convert_to({{ bytes }}, 'LATIN1'), 'UTF8') collate "default"
         else {{ column }}
     end
 {%- endmacro %}

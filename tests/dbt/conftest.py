@@ -1,0 +1,110 @@
+"""Fixtures for the dbt tests: warehouses loaded from a data folder and built with `dbt build`.
+
+Building is the slow part (a few seconds per target), so the warehouse built from the session's
+generated sample is shared by every test that only reads it (`sample_warehouse`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestion.loader import load
+from ingestion.warehouse import Warehouse
+from orchestration.dbt import DbtOutcome, build
+from tests.conftest import warehouse_env
+
+TARGETS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def rows(warehouse: Warehouse, statement: str) -> list[dict[str, Any]]:
+    """The rows of one statement as dicts (column name -> value)."""
+    conn = warehouse.connect(read_only=True)
+    try:
+        cursor = conn.raw.cursor()
+        cursor.execute(statement)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def failed_nodes(outcome: DbtOutcome) -> list[str]:
+    """`unique_id: message` of every dbt node that did not succeed (for assertion messages)."""
+    results = getattr(outcome.result, "results", None) or []
+    return [
+        f"{r.node.unique_id}: {r.message}" for r in results if str(r.status) not in {"success", "pass", "warn"}
+    ] or [str(outcome.exception)]
+
+
+def build_ok(warehouse: Warehouse, full_refresh: bool = False) -> DbtOutcome:
+    """`dbt build` that must succeed: every model builds and every test passes."""
+    outcome = build(warehouse, full_refresh=full_refresh)
+    assert outcome.success, failed_nodes(outcome)
+    return outcome
+
+
+def loaded_and_built(target: str, data_dir: Path, workdir: Path) -> Iterator[Warehouse]:
+    """A fresh warehouse of `target` with data_dir loaded and built (dropped afterwards on Postgres)."""
+    for env in warehouse_env(target, workdir):
+        warehouse = Warehouse.from_env(environ=env)
+        load(warehouse, data_dir)
+        build_ok(warehouse)
+        yield warehouse
+
+
+@pytest.fixture(scope="session")
+def target_available(postgres_available: bool):
+    """Skips (locally) a Postgres test when no server answers; under CI the session already failed."""
+
+    def check(target: str) -> None:
+        if target == "postgres" and not postgres_available:
+            pytest.skip("Postgres server not reachable (set CI=true to make this a failure)")
+
+    return check
+
+
+class _BuiltSamples:
+    """The session's generated sample, loaded and built once per target on first use."""
+
+    def __init__(self, sample_dir: Path, workdir: Path):
+        self.sample_dir = sample_dir
+        self.workdir = workdir
+        self.built: dict[str, Warehouse] = {}
+        self._cleanups: list[Iterator[Warehouse]] = []
+
+    def get(self, target: str) -> Warehouse:
+        if target not in self.built:
+            builder = loaded_and_built(target, self.sample_dir, self.workdir / target)
+            self.built[target] = next(builder)
+            self._cleanups.append(builder)
+        return self.built[target]
+
+    def close(self) -> None:
+        for builder in self._cleanups:
+            next(builder, None)
+
+
+@pytest.fixture(scope="session")
+def built_samples(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_BuiltSamples]:
+    """Factory of warehouses holding the generated sample, built once per target per session."""
+    samples = _BuiltSamples(sample_dir, tmp_path_factory.mktemp("built-samples"))
+    yield samples
+    samples.close()
+
+
+@pytest.fixture(params=TARGETS)
+def sample_warehouse(request: pytest.FixtureRequest, built_samples: _BuiltSamples, target_available) -> Warehouse:
+    """The generated sample (seed 7, scale 1) loaded and built on each target; read-only for tests."""
+    target_available(request.param)
+    return built_samples.get(request.param)
+
+
+def copy_sample(sample_dir: Path, destination: Path) -> Path:
+    """A private copy of the sample folder that a test may edit."""
+    shutil.copytree(sample_dir, destination)
+    return destination
