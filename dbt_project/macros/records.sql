@@ -59,3 +59,19 @@
 {% macro is_rejected(disposition_column='disposition') -%}
     {{ disposition_column }} not in ('clean', 'exact_duplicate')
 {%- endmacro %}
+
+
+{#
+  The first step of every staging model: the raw row's line and load, the raw record as JSON, and
+  each raw column trimmed with empty text as null (same names as in raw).
+#}
+{% macro select_trimmed_raw(relation_alias, columns) -%}
+    select
+        _source_row as source_row,
+        _load_id as load_id,
+        {{ record_json(relation_alias, columns) }} as raw_record,
+        {%- for column in columns %}
+        {{ trimmed_text(column) }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation_alias }}
+{%- endmacro %}

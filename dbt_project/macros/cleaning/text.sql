@@ -1,13 +1,7 @@
 {#
-  Text cleaning shared by every staging model: trim, empty -> null, repair mojibake.
+  Text cleaning shared by every staging model: trim with empty as null, regex match, repair mojibake.
   Adapter differences live only in the dispatched macros below.
 #}
-
-{# Trimmed text with empty strings as null, mojibake repaired. #}
-{% macro clean_text(column) -%}
-    {{ repair_mojibake(trimmed_text(column)) }}
-{%- endmacro %}
-
 
 {# Text without leading/trailing blanks (space, tab, CR, LF); '' becomes null. #}
 {% macro trimmed_text(column) -%}

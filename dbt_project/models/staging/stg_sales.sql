@@ -9,14 +9,7 @@ with source as (
 
 trimmed as (
 
-    select
-        _source_row as source_row,
-        _load_id as load_id,
-        {{ record_json('source', raw_columns) }} as raw_record,
-        {%- for column in raw_columns %}
-        {{ trimmed_text(column) }} as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from source
+    {{ select_trimmed_raw('source', raw_columns) }}
 
 ),
 
