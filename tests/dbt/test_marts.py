@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ingestion.warehouse import Warehouse
-from orchestration.dbt import PROJECT_DIR, target_path
+from orchestration.dbt import target_path
 from tests.dbt.conftest import build_ok, rows
 from tests.dbt.figures import warehouse_figures
 
@@ -130,9 +130,9 @@ def test_every_model_and_every_warehouse_column_is_described(sample_warehouse: W
     assert not missing
 
 
-def test_project_hygiene_layers_and_names() -> None:
+def test_project_hygiene_layers_and_names(built_samples) -> None:
     """dbt-project-evaluator's main rules, checked on the manifest (no hub package needed)."""
-    manifest = json.loads((PROJECT_DIR / "target" / "duckdb" / "manifest.json").read_text())
+    manifest = _manifest(built_samples.get("duckdb"))
     models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     layer_of = {uid: n["fqn"][1] for uid, n in models.items()}
     prefixes = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("dim_", "fct_")}
