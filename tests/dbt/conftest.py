@@ -6,14 +6,16 @@ generated sample is shared by every test that only reads it (`sample_warehouse`)
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ingestion.loader import load
 from ingestion.warehouse import Warehouse
 from orchestration.dbt import DbtOutcome, build
 from tests.conftest import warehouse_env
@@ -48,13 +50,24 @@ def build_ok(warehouse: Warehouse, full_refresh: bool = False) -> DbtOutcome:
     return outcome
 
 
+def elt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the `elt` command line in a subprocess, as a user would; it must exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, f"elt {' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr}"
+    return done
+
+
 def loaded_and_built(target: str, data_dir: Path, workdir: Path) -> Iterator[Warehouse]:
-    """A fresh warehouse of `target` with data_dir loaded and built (dropped afterwards on Postgres)."""
+    """A fresh warehouse of `target` after `elt load` + `elt build` of data_dir (dropped afterwards on Postgres)."""
     for env in warehouse_env(target, workdir):
-        warehouse = Warehouse.from_env(environ=env)
-        load(warehouse, data_dir)
-        build_ok(warehouse)
-        yield warehouse
+        elt("load", "--data-dir", str(data_dir), env=env)
+        elt("build", env=env)
+        yield Warehouse.from_env(environ=env)
 
 
 @pytest.fixture(scope="session")

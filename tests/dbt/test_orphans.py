@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.generator import ORPHANS, generate
+from ingestion.generator import ORPHANS
 from ingestion.warehouse import Warehouse
-from tests.dbt.conftest import TARGETS, loaded_and_built, rows
+from tests.dbt.conftest import TARGETS, elt, loaded_and_built, rows
 from tests.dbt.figures import warehouse_figures
 from tests.dbt.test_marts import expected_figures
 
 
 @pytest.fixture(scope="module")
 def orphan_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`elt generate --seed 7 --inject-orphans`."""
     out = tmp_path_factory.mktemp("sample-orphans")
-    generate(out, scale=1, seed=7, inject_orphans=True)
+    elt("generate", "--seed", "7", "--inject-orphans", "--out", str(out))
     return out
 
 
