@@ -8,15 +8,14 @@ exactly as it was. Every attempt is recorded in `audit.loads`.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from ingestion.audit import ensure_audit_tables, new_id, utc_now
 from ingestion.contract import (
     LOAD_ID_COLUMN,
     SOURCE_ROW_COLUMN,
@@ -31,20 +30,6 @@ from ingestion.errors import EltError, InputError, WarehouseError
 from ingestion.warehouse import Connection, Warehouse
 
 COPY_CHUNK_BYTES = 1 << 20
-AUDIT_LOADS_DDL = """
-create table if not exists audit.loads (
-    load_id     text      not null,
-    file        text      not null,
-    source      text      not null,
-    sha256      text,
-    bytes       bigint,
-    rows        bigint,
-    started_at  timestamp not null,
-    finished_at timestamp,
-    status      text      not null,  -- running | loaded | failed | aborted | interrupted
-    error       text
-)
-"""
 
 
 @dataclass
@@ -74,15 +59,6 @@ class LoadResult:
         return sum(f.rows for f in self.files)
 
 
-def new_load_id() -> str:
-    """A unique id for one load that sorts by start time: `20261125T012233.041522Z-3f9a1c`."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def load(
     warehouse: Warehouse,
     data_dir: Path,
@@ -95,7 +71,7 @@ def load(
     column) or WarehouseError; `raw` is then exactly as it was.
     """
     files = [FileLoad(source, Path(data_dir) / source.file) for source in _select(sources)]
-    load_id = new_load_id()
+    load_id = new_id()
     started = time.perf_counter()
     with warehouse.lock(purpose="load"):
         conn = warehouse.connect()
@@ -139,7 +115,7 @@ def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: Text
             conn.execute(
                 "update audit.loads set sha256 = ?, bytes = ?, rows = ?, finished_at = ?, status = 'loaded'"
                 " where load_id = ? and file = ?",
-                (f.sha256, f.bytes, f.rows, _now(), load_id, f.source.file),
+                (f.sha256, f.bytes, f.rows, utc_now(), load_id, f.source.file),
             )
 
 
@@ -164,18 +140,17 @@ def _check_contract(f: FileLoad) -> None:
 
 def _start_audit(conn: Connection, load_id: str, files: list[FileLoad]) -> None:
     """Create audit.loads if needed, close out dead loads, and record this one as running."""
-    conn.execute("create schema if not exists audit")
-    conn.execute(AUDIT_LOADS_DDL)
+    ensure_audit_tables(conn)
     # We hold the warehouse lock, so a row still 'running' belongs to a load whose process died.
     conn.execute(
         "update audit.loads set status = 'interrupted', finished_at = ?,"
         " error = 'the load process ended before it finished' where status = 'running'",
-        (_now(),),
+        (utc_now(),),
     )
     for f in files:
         conn.execute(
             "insert into audit.loads (load_id, file, source, started_at, status) values (?, ?, ?, ?, 'running')",
-            (load_id, f.source.file, f.source.name, _now()),
+            (load_id, f.source.file, f.source.name, utc_now()),
         )
 
 
@@ -189,7 +164,7 @@ def _record_failure(conn: Connection, load_id: str, files: list[FileLoad], error
         try:
             conn.execute(
                 "update audit.loads set status = ?, error = ?, finished_at = ? where load_id = ? and file = ?",
-                (status, message, _now(), load_id, f.source.file),
+                (status, message, utc_now(), load_id, f.source.file),
             )
         except Exception:  # the connection itself may be what failed; the error below says why
             return

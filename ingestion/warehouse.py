@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,13 +155,27 @@ class Warehouse:
         DuckDB: an exclusive flock on `<file>.lock`; Postgres: a session advisory lock. Both are released
         by the operating system or the server if the process dies.
         """
+        held = _locks_held.__dict__.setdefault("names", set())
+        name = self.describe()
+        if name in held:  # re-entrant within a thread: `elt run` holds it while load and build take it again
+            yield
+            return
         wait = float(os.environ.get("ELT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
-        if self.target == "duckdb":
-            with _file_lock(Path(f"{self.duckdb_path}.lock"), wait, self.describe(), purpose):
+        lock = (
+            _file_lock(Path(f"{self.duckdb_path}.lock"), wait, name, purpose)
+            if self.target == "duckdb"
+            else _advisory_lock(self, wait, purpose)
+        )
+        with lock:
+            held.add(name)
+            try:
                 yield
-        else:
-            with _advisory_lock(self, wait, purpose):
-                yield
+            finally:
+                held.discard(name)
+
+
+# The warehouses whose lock this thread holds (see Warehouse.lock).
+_locks_held = threading.local()
 
 
 def _wait_message(where: str, purpose: str) -> None:

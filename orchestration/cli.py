@@ -38,15 +38,43 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """`elt build`: `dbt build` via dbtRunner; exit 1 if a model or an error-severity test failed."""
-    from orchestration.dbt import build
+    """`elt build`: `dbt build` via dbtRunner, recorded in audit; exit 1 if a model or an error test failed."""
+    from orchestration.pipeline import build_and_record
 
     warehouse = Warehouse.from_env(args.target)
-    outcome = build(warehouse, select=args.select, full_refresh=args.full_refresh)
-    if not outcome.success:
-        detail = f": {outcome.exception}" if outcome.exception else " (see dbt's log above)"
-        print(f"error: dbt build failed on {warehouse.describe()}{detail}", file=sys.stderr)
+    result = build_and_record(warehouse, select=args.select, full_refresh=args.full_refresh)
+    if not result.success:
+        print(f"error: {result.run.error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`elt run`: generate if needed, load, build, export the reports, dbt docs; then a summary table."""
+    from orchestration.export import default_reports_dir
+    from orchestration.pipeline import run_pipeline
+    from orchestration.summary import print_summary
+
+    warehouse = Warehouse.from_env(args.target)
+    data_dir = Path(args.data_dir) if args.data_dir else _data_dir_default()
+    reports_dir = Path(args.reports_dir) if args.reports_dir else default_reports_dir()
+    result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout)
+    print_summary(result, sys.stdout)
+    if not result.success:
+        print(f"error: {result.run.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`elt export`: the nine reports as CSV files."""
+    from orchestration.export import default_reports_dir, export_reports
+
+    warehouse = Warehouse.from_env(args.target)
+    out = Path(args.out) if args.out else default_reports_dir()
+    for name, rows in export_reports(warehouse, out).items():
+        print(f"  {name + '.csv':<28} {rows:>10,} rows")
+    print(f"exported 9 reports into {out}")
     return 0
 
 
@@ -78,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     p.add_argument("--select", nargs="+", metavar="SELECTOR", help="dbt node selection")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("run", help="the whole pipeline: generate if needed, load, build, export, docs")
+    add_target(p)
+    p.add_argument("--data-dir", help="directory with the CSVs; generated if empty (default: $ELT_DATA_DIR)")
+    p.add_argument("--reports-dir", help="where the report CSVs go (default: $ELT_REPORTS_DIR or data/reports)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("export", help="write the nine reports as CSV files")
+    add_target(p)
+    p.add_argument("--out", help="output directory (default: $ELT_REPORTS_DIR or data/reports)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

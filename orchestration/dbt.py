@@ -71,12 +71,31 @@ def run_dbt(warehouse: Warehouse, args: list[str]) -> DbtOutcome:
     return DbtOutcome(bool(result.success), command, target_path(warehouse), result.exception, result.result)
 
 
-def build(warehouse: Warehouse, select: list[str] | None = None, full_refresh: bool = False) -> DbtOutcome:
-    """`dbt build` (models, tests, seeds, snapshots in DAG order) under the warehouse lock."""
+def build(
+    warehouse: Warehouse, select: list[str] | None = None, full_refresh: bool = False, quiet: bool = False
+) -> DbtOutcome:
+    """`dbt build` (models, tests, seeds, snapshots in DAG order) under the warehouse lock.
+
+    quiet=True keeps dbt to its error lines (the caller prints its own summary).
+    """
     args = ["build"]
+    if quiet:
+        args.append("--quiet")
     if select:
         args += ["--select", *select]
     if full_refresh:
         args.append("--full-refresh")
     with warehouse.lock(purpose="build"):
         return run_dbt(warehouse, args)
+
+
+def generate_docs(warehouse: Warehouse) -> Path:
+    """`dbt docs generate --static` from the last build's manifest; returns the site's index.html.
+
+    index.html + manifest.json + catalog.json are what `dbt docs serve` and the API serve;
+    static_index.html embeds both JSON files, so it opens from disk with no server and no network.
+    """
+    outcome = run_dbt(warehouse, ["docs", "generate", "--static", "--no-compile", "--quiet"])
+    if not outcome.success:
+        raise WarehouseError(f"dbt docs generate failed on {warehouse.describe()}: {outcome.exception}")
+    return outcome.target_path / "index.html"

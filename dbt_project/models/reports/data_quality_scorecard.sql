@@ -1,0 +1,109 @@
+{#
+  Per source: where its raw rows went, how clean the keys were, and how the dbt tests on the
+  source's own models (models whose name contains the source name) did in the latest recorded build.
+    score = 100 x (share of raw rows not rejected) x (share of those tests that passed), one decimal.
+  A view, so it always shows the latest run recorded in audit (the run that built it included).
+#}
+{{ config(materialized='view') }}
+
+{%- set sources = ['customers', 'products', 'stores', 'exchange_rates', 'sales'] -%}
+
+with
+{%- for source_name in sources %}
+
+{{ source_name }}_rows as (
+
+    select
+        '{{ source_name }}' as source,
+        count(*) as raw_rows,
+        count(case when disposition = 'clean' then 1 end) as clean_rows,
+        count(case when disposition = 'exact_duplicate' then 1 end) as exact_duplicates,
+        count(case when {{ is_rejected() }} then 1 end) as rejected_rows,
+        count(case when disposition = 'invalid_key' then 1 end) as invalid_keys
+    from {{ ref('int_' ~ source_name ~ '_classified') }}
+
+),
+{%- endfor %}
+
+row_counts as (
+    {%- for source_name in sources %}
+    select * from {{ source_name }}_rows
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+reasons as (
+
+    select source, reason, count(*) as rejected
+    from {{ ref('rejected_records') }}
+    group by source, reason
+
+),
+
+reasons_text as (
+
+    select
+        source,
+        string_agg(reason || '=' || cast(rejected as {{ dbt.type_string() }}), ', ' order by reason) as rejected_by_reason
+    from reasons
+    group by source
+
+),
+
+node_results as (
+
+    select * from {{ ref('stg_audit__node_results') }}
+
+),
+
+-- The latest run whose dbt results are recorded (during `elt run`, the run that built this view).
+latest_run as (
+
+    select max(run_id) as run_id from node_results
+
+),
+
+test_results as (
+
+    select
+        row_counts.source,
+        count(case when node_results.status = 'pass' then 1 end) as tests_passed,
+        count(case when node_results.status in ('fail', 'error') then 1 end) as tests_failed,
+        count(case when node_results.status = 'warn' then 1 end) as tests_warned
+    from row_counts
+    left join node_results
+        on node_results.run_id = (select run_id from latest_run)
+        and node_results.resource_type = 'test'
+        and node_results.attached_model like '%' || row_counts.source || '%'
+    group by row_counts.source
+
+),
+
+final as (
+
+    select
+        row_counts.source,
+        row_counts.raw_rows,
+        row_counts.clean_rows,
+        row_counts.exact_duplicates,
+        row_counts.rejected_rows,
+        coalesce(reasons_text.rejected_by_reason, '') as rejected_by_reason,
+        {{ ratio('row_counts.exact_duplicates', 'row_counts.raw_rows', 4) }} as duplicate_rate,
+        {{ ratio('row_counts.rejected_rows', 'row_counts.raw_rows', 4) }} as rejected_rate,
+        {{ ratio('row_counts.invalid_keys', 'row_counts.raw_rows', 4) }} as invalid_key_rate,
+        (select run_id from latest_run) as tests_run_id,
+        test_results.tests_passed,
+        test_results.tests_failed,
+        test_results.tests_warned,
+        cast(round(
+            100.0
+            * (row_counts.raw_rows - row_counts.rejected_rows) / nullif(row_counts.raw_rows, 0)
+            * coalesce(test_results.tests_passed * 1.0 / nullif(test_results.tests_passed + test_results.tests_failed, 0), 1)
+        , 1) as numeric(4, 1)) as score
+    from row_counts
+    left join reasons_text on row_counts.source = reasons_text.source
+    left join test_results on row_counts.source = test_results.source
+
+)
+
+select * from final

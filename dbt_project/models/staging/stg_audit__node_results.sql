@@ -1,0 +1,13 @@
+with source as (
+
+    select * from {{ source('audit', 'node_results') }}
+
+),
+
+final as (
+
+    select * from source
+
+)
+
+select * from final

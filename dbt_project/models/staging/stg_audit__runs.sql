@@ -1,0 +1,13 @@
+with source as (
+
+    select * from {{ source('audit', 'runs') }}
+
+),
+
+final as (
+
+    select * from source
+
+)
+
+select * from final

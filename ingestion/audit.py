@@ -1,0 +1,92 @@
+"""The `audit` schema: what every load, pipeline run and dbt node did, kept across runs.
+
+One place defines the three tables, so the loader, the run recorder (orchestration/run_audit.py)
+and the dbt sources agree on them:
+  audit.loads         one row per file per load attempt (written by ingestion/loader.py)
+  audit.runs          one row per `elt run` / `elt build` / Airflow run, with seconds per step
+  audit.node_results  one row per dbt node per run, from dbt's run_results.json
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from ingestion.warehouse import Connection
+
+AUDIT_DDL = (
+    """
+    create table if not exists audit.loads (
+        load_id     text      not null,
+        file        text      not null,
+        source      text      not null,
+        sha256      text,
+        bytes       bigint,
+        rows        bigint,
+        started_at  timestamp not null,
+        finished_at timestamp,
+        status      text      not null,  -- running | loaded | failed | aborted | interrupted
+        error       text
+    )
+    """,
+    """
+    create table if not exists audit.runs (
+        run_id          text      not null,
+        trigger         text      not null,  -- cli | airflow | api
+        command         text      not null,  -- run | build
+        target          text      not null,
+        started_at      timestamp not null,
+        finished_at     timestamp,
+        seconds         double precision,
+        status          text      not null,  -- running | success | failed | interrupted
+        load_id         text,
+        rows_loaded     bigint,
+        models_built    integer,
+        models_failed   integer,
+        tests_passed    integer,
+        tests_failed    integer,
+        tests_warned    integer,
+        generate_seconds double precision,
+        load_seconds    double precision,
+        build_seconds   double precision,
+        export_seconds  double precision,
+        docs_seconds    double precision,
+        error           text
+    )
+    """,
+    """
+    create table if not exists audit.node_results (
+        run_id            text      not null,
+        invocation_id     text      not null,
+        unique_id         text      not null,
+        name              text      not null,
+        resource_type     text      not null,  -- model | test | unit_test | seed | snapshot
+        attached_model    text,                -- for tests: the model the test is about
+        status            text      not null,  -- success | error | skipped | pass | fail | warn
+        started_at        timestamp,
+        completed_at      timestamp,
+        execution_seconds double precision,
+        rows_affected     bigint,              -- the adapter's figure (DuckDB gives none)
+        row_count         bigint,              -- rows in the model's relation after the build
+        failures          bigint,              -- failing rows of a test
+        message           text
+    )
+    """,
+)
+
+
+def ensure_audit_tables(conn: Connection) -> None:
+    """Create the audit schema and its three tables if they do not exist yet."""
+    conn.execute("create schema if not exists audit")
+    for ddl in AUDIT_DDL:
+        conn.execute(ddl)
+
+
+def new_id() -> str:
+    """A unique id that sorts by start time: `20261125T012233.041522Z-3f9a1c` (load ids and run ids)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
+
+
+def utc_now() -> datetime:
+    """Now in UTC, as the naive timestamp the audit tables store."""
+    return datetime.now(UTC).replace(tzinfo=None)

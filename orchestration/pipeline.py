@@ -1,0 +1,171 @@
+"""The pipeline as plain functions: generate (if no data) -> load -> build -> export -> docs.
+
+`run_pipeline` is `elt run`; `build_and_record` is `elt build`. Each step is also callable on its own
+(the Airflow DAG calls the same functions), times itself into the run record, and updates audit.runs,
+so a run's progress and outcome are in the warehouse whichever way it was started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ingestion.contract import SOURCES
+from ingestion.errors import EltError
+from ingestion.warehouse import Warehouse
+from orchestration import dbt
+from orchestration.reports import MARTS
+from orchestration.run_audit import RunRecord, record_build, start_run, update_run
+
+
+class BuildFailed(EltError):
+    """dbt build finished with failed models or error-severity tests (exit code 1)."""
+
+
+@dataclass
+class RunResult:
+    """What a pipeline run did, for the terminal summary and the callers' checks."""
+
+    run: RunRecord
+    warehouse: Warehouse
+    notes: dict[str, str] = field(default_factory=dict)  # step -> one-line result
+    mart_rows: dict[str, int] = field(default_factory=dict)
+    report_rows: dict[str, int] = field(default_factory=dict)
+    docs_index: Path | None = None
+
+    @property
+    def success(self) -> bool:
+        """True when every step ran and every error-severity test passed."""
+        return self.run.status == "success"
+
+
+@contextmanager
+def _step(result: RunResult, name: str) -> Iterator[None]:
+    """Time one step into the run record and write the run's progress to audit.runs afterwards."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        result.run.seconds_per_step[name] = round(time.perf_counter() - started, 3)
+        update_run(result.warehouse, result.run)
+
+
+def has_sample_data(data_dir: Path) -> bool:
+    """True when data_dir holds all five CSV files."""
+    return all((Path(data_dir) / source.file).is_file() for source in SOURCES)
+
+
+def generate_step(result: RunResult, data_dir: Path) -> None:
+    """Generate the sample data into data_dir unless it already holds the five files."""
+    from ingestion.generator import generate
+
+    with _step(result, "generate"):
+        if has_sample_data(data_dir):
+            result.notes["generate"] = f"skipped: {data_dir} has the five files"
+            return
+        generate(Path(data_dir))
+        result.notes["generate"] = f"sample data (seed 42, scale 1) into {data_dir}"
+
+
+def load_step(result: RunResult, data_dir: Path, out: TextIO | None = None) -> None:
+    """Load the five CSVs into raw (atomically); the load id and row count go into the run record."""
+    from ingestion.loader import load
+
+    with _step(result, "load"):
+        loaded = load(result.warehouse, Path(data_dir), out=out)
+        result.run.load_id, result.run.rows_loaded = loaded.load_id, loaded.rows
+        result.notes["load"] = f"{loaded.rows:,} rows in {len(loaded.files)} files (load {loaded.load_id})"
+
+
+def build_step(
+    result: RunResult, select: list[str] | None = None, full_refresh: bool = False, quiet: bool = False
+) -> None:
+    """`dbt build`, then its run_results.json into audit.node_results; raises BuildFailed on failures."""
+    with _step(result, "build"):
+        outcome = dbt.build(result.warehouse, select=select, full_refresh=full_refresh, quiet=quiet)
+        if outcome.result is None:  # dbt did not get to run any node (project or connection error)
+            raise BuildFailed(f"dbt build could not run on {result.warehouse.describe()}: {outcome.exception}")
+        counts = record_build(result.warehouse, result.run.run_id, outcome.target_path)
+        result.run.counts = counts
+        tests = f"{counts.tests_passed} tests passed, {counts.tests_failed} failed, {counts.tests_warned} warned"
+        result.notes["build"] = f"{counts.models_built} models built, {counts.models_failed} not; {tests}"
+        if not outcome.success:
+            shown = "; ".join(counts.failures[:3]) + (" ..." if len(counts.failures) > 3 else "")
+            raise BuildFailed(f"dbt build failed on {result.warehouse.describe()}: {shown or outcome.exception}")
+    result.mart_rows = _mart_rows(result.warehouse)
+
+
+def export_step(result: RunResult, reports_dir: Path) -> None:
+    """The nine reports as CSV files in reports_dir."""
+    from orchestration.export import export_reports
+
+    with _step(result, "export"):
+        result.report_rows = export_reports(result.warehouse, Path(reports_dir))
+        result.notes["export"] = f"{len(result.report_rows)} CSVs in {reports_dir}"
+
+
+def docs_step(result: RunResult) -> None:
+    """`dbt docs generate --static`: index.html (served) and static_index.html (opens from disk, offline)."""
+    with _step(result, "docs"):
+        result.docs_index = dbt.generate_docs(result.warehouse)
+        result.notes["docs"] = str(result.docs_index)
+
+
+def _mart_rows(warehouse: Warehouse) -> dict[str, int]:
+    conn = warehouse.connect(read_only=True)
+    try:
+        return {mart: conn.scalar(f"select count(*) from marts.{mart}") for mart in MARTS}
+    finally:
+        conn.close()
+
+
+def _run(warehouse: Warehouse, trigger: str, command: str, steps: Callable[[RunResult], None]) -> RunResult:
+    """Run `steps` under the warehouse lock with a run record: `success`, or `failed` with the error."""
+    result = RunResult(RunRecord(trigger=trigger, command=command, target=warehouse.target), warehouse)
+    with warehouse.lock(purpose=command):
+        start_run(warehouse, result.run)
+        try:
+            steps(result)
+            result.run.status = "success"
+        except BuildFailed as exc:
+            result.run.status, result.run.error = "failed", str(exc)
+        except BaseException as exc:
+            result.run.status, result.run.error = "failed", str(exc) or type(exc).__name__
+            update_run(warehouse, result.run, finished=True)
+            raise
+        update_run(warehouse, result.run, finished=True)
+    return result
+
+
+def run_pipeline(
+    warehouse: Warehouse,
+    data_dir: Path,
+    reports_dir: Path,
+    trigger: str = "cli",
+    out: TextIO | None = None,
+) -> RunResult:
+    """`elt run`: generate if data_dir has no data, load, build, export the reports, generate dbt docs.
+
+    A failed build ends the run as `failed` (export and docs are skipped); bad input raises InputError
+    after recording the run as failed.
+    """
+
+    def steps(result: RunResult) -> None:
+        generate_step(result, data_dir)
+        load_step(result, data_dir, out)
+        build_step(result, quiet=True)
+        export_step(result, reports_dir)
+        docs_step(result)
+
+    return _run(warehouse, trigger, "run", steps)
+
+
+def build_and_record(
+    warehouse: Warehouse, select: list[str] | None = None, full_refresh: bool = False, trigger: str = "cli"
+) -> RunResult:
+    """`elt build`: dbt build with dbt's own log, recorded in audit.runs and audit.node_results."""
+    return _run(warehouse, trigger, "build", lambda result: build_step(result, select, full_refresh))
