@@ -1,10 +1,10 @@
 """Deterministic sample data: the five raw CSVs with every real-world quirk, plus `expected.json`.
 
-`generate(out_dir, scale, seed, inject_orphans)` writes Customers.csv, Products.csv, Stores.csv,
+`generate(out_dir, scale, seed, inject_orphans, plant_anomalies)` writes Customers.csv, Products.csv, Stores.csv,
 Sales.csv and Exchange_Rates.csv (headers from `ingestion.contract`) and `expected.json`, the figures
 the warehouse must show for exactly these files, computed here from what was generated (never from SQL).
 
-Same (seed, scale, inject_orphans) -> byte-identical files. Each file draws from its own random stream
+Same arguments -> byte-identical files. Each file draws from its own random stream
 (`random.Random(f"{seed}:<file>")`), so the files do not disturb one another. Only the standard
 library is used; money is kept in integer cents and exchange rates in integer 1/10,000 units.
 """
@@ -44,6 +44,14 @@ START_DATE = date(2024, 1, 1)
 AS_OF_DATE = date(2025, 12, 31)
 DAYS = (AS_OF_DATE - START_DATE).days + 1  # 731
 DATE_MDY = [(START_DATE + timedelta(days=d)).strftime("%m/%d/%Y") for d in range(DAYS)]
+
+# Planted by plant_anomalies=True: one order on this day, one line per category of the first
+# PLANTED_CATEGORIES, each PLANTED_QUANTITY units of the category's dearest product. Every planted line
+# is far above its category, and the day far above the other days.
+PLANTED_DAY = date(2025, 3, 12)
+PLANTED_CATEGORIES = 5
+PLANTED_QUANTITY = 250
+ANOMALY_Z = 3.0
 
 # Orphan lines appended by inject_orphans=True (fixed, independent of scale).
 ORPHANS = {"orphan_customer": 25, "orphan_product": 15, "orphan_store": 10}
@@ -419,6 +427,7 @@ class _Products:
     file: _File
     price: list[int]  # cents, index = product key
     cost: list[int]
+    category: list[str]  # category name, index = product key
     categories: int
     subcategories: int
     names_with_comma: int
@@ -437,6 +446,7 @@ def _make_products(rng: random.Random) -> _Products:
     lines = [header]
     price = [0]
     cost = [0]
+    category = [""]
     key = 0
     with_comma = with_quote = 0
     for (cat, sub), n in zip(subs, counts, strict=True):
@@ -464,6 +474,7 @@ def _make_products(rng: random.Random) -> _Products:
             c = min(p - 1, max(1, int(round(p * rng.uniform(0.30, 0.62)))))
             price.append(p)
             cost.append(c)
+            category.append(cat_name)
             lines.append(
                 f"{key},{_q(name)},{_q(brand)},{color},{_price_text(c)},{_price_text(p)},"
                 f"{sub_key},{_q(sub_name)},{cat_key},{_q(cat_name)}"
@@ -472,6 +483,7 @@ def _make_products(rng: random.Random) -> _Products:
         _File("products", "\n".join(lines) + "\n", key),
         price,
         cost,
+        category,
         len(CATEGORIES),
         len(subs),
         with_comma,
@@ -1131,10 +1143,90 @@ def _make_orphans(
     return lines, dict(ORPHANS)
 
 
+def _plant_anomalies(sales: _Sales, products: _Products, rate4: dict[str, list[int]]) -> dict[str, list[str]]:
+    """Append one order of outlier lines (see PLANTED_DAY) to the sales file and its figures."""
+    first = next(line for line in sales.file.text.splitlines()[1:] if line.split(",")[5] != str(ONLINE_STORE_KEY))
+    _, _, _, _, customer, store, _, _, currency = first.split(",")
+    day = (PLANTED_DAY - START_DATE).days
+    order_number = sales.last_order_number + 1
+    sales.last_order_number = order_number
+    categories = sorted(set(products.category[1:]))[:PLANTED_CATEGORIES]
+    stats = sales.stats
+    planted = []
+    for line_item, name in enumerate(categories, start=1):
+        product = max(
+            (k for k in range(1, len(products.price)) if products.category[k] == name), key=products.price.__getitem__
+        )
+        cents = PLANTED_QUANTITY * products.price[product]
+        local = (cents * rate4[currency][day] + 5000) // 10_000
+        sales.file.text += (
+            f"{order_number},{line_item},{DATE_MDY[day]},{DATE_MDY[day + 3]},{customer},{store},{product},"
+            f"{PLANTED_QUANTITY},{currency}\n"
+        )
+        stats["lines"] += 1
+        stats["units"] += PLANTED_QUANTITY
+        stats["lines_by_currency"][currency] += 1
+        for key, amount in (
+            ("revenue_usd", cents),
+            ("cost_usd", PLANTED_QUANTITY * products.cost[product]),
+            ("margin_usd", cents - PLANTED_QUANTITY * products.cost[product]),
+            ("revenue_local", local),
+        ):
+            stats[key] = money(_cents(stats[key]) + amount)
+        for key, amount in (("revenue_usd_by_currency", cents), ("revenue_local_by_currency", local)):
+            stats[key][currency] = money(_cents(stats[key][currency]) + amount)
+        planted.append(f"{order_number}-{line_item}")
+    stats["orders"] += 1
+    sales.lines += len(planted)
+    sales.orders += 1
+    sales.file.rows += len(planted)
+    return {"order_lines": planted, "days": [PLANTED_DAY.isoformat()]}
+
+
+def _cents(text: str) -> int:
+    """`1234.56` -> 123456 (the inverse of money())."""
+    whole, _, fraction = text.partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * 100 + int(fraction or 0))
+
+
+def _anomalies(lines: list[str], products: _Products) -> dict:
+    """The |z| >= 3 outliers of the anomaly_detection report, computed from the valid sales lines.
+
+    Order lines: revenue_usd against all lines of the product's category; days: revenue_usd against all
+    days with sales. Mean and sample standard deviation in floating point, like the SQL.
+    """
+    by_category: dict[str, list[tuple[str, float]]] = {}
+    by_day: dict[str, int] = {}
+    for line in lines:
+        order, item, day, _, _, _, product, quantity, _ = line.split(",")
+        cents = int(quantity) * products.price[int(product)]
+        by_category.setdefault(products.category[int(product)], []).append((f"{order}-{item}", cents / 100))
+        by_day[day] = by_day.get(day, 0) + cents
+    days = [(f"{d[6:10]}-{d[0:2]}-{d[3:5]}", cents / 100) for d, cents in by_day.items()]
+    order_lines = sorted(key for group in by_category.values() for key in _outliers(group))
+    return {
+        "order_lines": len(order_lines),
+        "order_lines_sha256": hashlib.sha256("\n".join(order_lines).encode()).hexdigest(),
+        "days": sorted(_outliers(days)),
+    }
+
+
+def _outliers(values: list[tuple[str, float]]) -> list[str]:
+    n = len(values)
+    if n < 2:
+        return []
+    mean = sum(v for _, v in values) / n
+    sd = (sum((v - mean) ** 2 for _, v in values) / (n - 1)) ** 0.5
+    return [key for key, v in values if sd > 0 and abs(v - mean) / sd >= ANOMALY_Z]
+
+
 # --------------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------------
-def generate(out_dir: Path, scale: int = 1, seed: int = 42, inject_orphans: bool = False) -> dict:
+def generate(
+    out_dir: Path, scale: int = 1, seed: int = 42, inject_orphans: bool = False, plant_anomalies: bool = False
+) -> dict:
     """Write Customers.csv, Products.csv, Stores.csv, Sales.csv, Exchange_Rates.csv and expected.json into out_dir; return the expected dict."""  # noqa: E501
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
@@ -1146,6 +1238,9 @@ def generate(out_dir: Path, scale: int = 1, seed: int = 42, inject_orphans: bool
     rates_file, rate4 = _make_rates(random.Random(f"{seed}:exchange_rates"))
     customers = _make_customers(random.Random(f"{seed}:customers"), scale)
     sales = _make_sales(random.Random(f"{seed}:sales"), scale, customers, products, stores, rate4)
+
+    planted = _plant_anomalies(sales, products, rate4) if plant_anomalies else {"order_lines": [], "days": []}
+    anomalies = {**_anomalies(sales.file.text.splitlines()[1:], products), "planted": planted}
 
     rejected_sales = dict.fromkeys(ORPHANS, 0)
     if inject_orphans:
@@ -1176,7 +1271,12 @@ def generate(out_dir: Path, scale: int = 1, seed: int = 42, inject_orphans: bool
         return {"raw_rows": f.rows, "clean_rows": f.rows, "exact_duplicates": 0, "rejected": {}}
 
     expected = {
-        "generator": {"seed": seed, "scale": scale, "inject_orphans": inject_orphans},
+        "generator": {
+            "seed": seed,
+            "scale": scale,
+            "inject_orphans": inject_orphans,
+            "plant_anomalies": plant_anomalies,
+        },
         "as_of_date": AS_OF_DATE.isoformat(),
         "files": files,
         "sources": {
@@ -1218,6 +1318,7 @@ def generate(out_dir: Path, scale: int = 1, seed: int = 42, inject_orphans: bool
             "last_date": AS_OF_DATE.isoformat(),
         },
         "sales": sales.stats,
+        "anomalies": anomalies,
     }
     for name, src in expected["sources"].items():
         total = src["clean_rows"] + src["exact_duplicates"] + sum(src["rejected"].values())

@@ -20,7 +20,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ingestion.generator import generate
 
     out = Path(args.out) if args.out else _data_dir_default()
-    expected = generate(out, scale=args.scale, seed=args.seed, inject_orphans=args.inject_orphans)
+    expected = generate(
+        out, scale=args.scale, seed=args.seed, inject_orphans=args.inject_orphans, plant_anomalies=args.plant_anomalies
+    )
     for name, info in expected["files"].items():
         print(f"  {name:<20} {info['rows']:>10,} rows {info['bytes'] / 1e6:>8.1f} MB")
     print(f"generated seed {args.seed}, scale {args.scale} into {out} (expected figures in {out / 'expected.json'})")
@@ -92,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: $ELT_DATA_DIR or data/sample)")
     p.add_argument(
         "--inject-orphans", action="store_true", help="add sales lines whose customer/product/store is unknown"
+    )
+    p.add_argument(
+        "--plant-anomalies", action="store_true", help="add one order of outlier lines (for anomaly_detection)"
     )
     p.set_defaults(func=cmd_generate)
 

@@ -208,7 +208,7 @@ def test_same_seed_gives_byte_identical_files(sample_dir: Path, expected: dict, 
     for name in [s.file for s in SOURCES] + ["expected.json"]:
         assert (tmp_path / name).read_bytes() == (sample_dir / name).read_bytes(), name
     assert again == expected
-    assert again["generator"] == {"seed": 7, "scale": 1, "inject_orphans": False}
+    assert again["generator"] == {"seed": 7, "scale": 1, "inject_orphans": False, "plant_anomalies": False}
 
 
 def test_another_seed_gives_different_files(sample_dir: Path, tmp_path: Path) -> None:
@@ -493,7 +493,8 @@ def test_sales_lines_orders_dates_channels(raw: dict, expected: dict) -> None:
     assert {r[S["Currency Code"]] for r in rows} == {"USD", "EUR", "GBP", "CAD", "AUD"}
 
 
-def test_expected_sales_figures_recomputed_from_the_files(raw: dict, expected: dict) -> None:
+def sales_figures_from_files(raw: dict) -> dict:
+    """The money and count figures of expected.json's `sales` block, recomputed from the CSV rows."""
     price = {r[0]: Decimal(r[P["Unit Price USD"]].strip().lstrip("$").replace(",", "")) for r in raw["products"]}
     cost = {r[0]: Decimal(r[P["Unit Cost USD"]].strip().lstrip("$").replace(",", "")) for r in raw["products"]}
     rate = {(ymd(d), c): Decimal(v) for d, c, v in raw["exchange_rates"]}
@@ -512,15 +513,22 @@ def test_expected_sales_figures_recomputed_from_the_files(raw: dict, expected: d
         units += q
         by_currency[r[S["Currency Code"]]] += 1
         revenue_by_currency[r[S["Currency Code"]]] += line_revenue
-    sales = expected["sales"]
-    assert sales["revenue_usd"] == f"{revenue:.2f}"
-    assert sales["cost_usd"] == f"{cost_total:.2f}"
-    assert sales["margin_usd"] == f"{revenue - cost_total:.2f}"
-    assert sales["revenue_local"] == f"{local:.2f}"
-    assert sales["units"] == units
-    assert sales["lines"] == len(raw["sales"]) and sales["orders"] == len({r[0] for r in raw["sales"]})
-    assert sales["lines_by_currency"] == dict(by_currency)
-    assert sales["revenue_usd_by_currency"] == {c: f"{v:.2f}" for c, v in revenue_by_currency.items()}
+    return {
+        "revenue_usd": f"{revenue:.2f}",
+        "cost_usd": f"{cost_total:.2f}",
+        "margin_usd": f"{revenue - cost_total:.2f}",
+        "revenue_local": f"{local:.2f}",
+        "units": units,
+        "lines": len(raw["sales"]),
+        "orders": len({r[0] for r in raw["sales"]}),
+        "lines_by_currency": dict(by_currency),
+        "revenue_usd_by_currency": {c: f"{v:.2f}" for c, v in revenue_by_currency.items()},
+    }
+
+
+def test_expected_sales_figures_recomputed_from_the_files(raw: dict, expected: dict) -> None:
+    recomputed = sales_figures_from_files(raw)
+    assert {key: expected["sales"][key] for key in recomputed} == recomputed
     assert expected["as_of_date"] == "2025-12-31"
 
 
@@ -592,3 +600,30 @@ def test_inject_orphans_appends_lines_with_exactly_one_bad_key(
     assert src["raw_rows"] == src["clean_rows"] + src["exact_duplicates"] + sum(src["rejected"].values())
     assert got["sales"] == expected["sales"]  # figures over clean lines only
     assert got["generator"]["inject_orphans"] is True
+
+
+def test_plant_anomalies_appends_one_order_of_outliers(
+    sample_dir: Path, raw: dict, expected: dict, tmp_path: Path
+) -> None:
+    got = generate(tmp_path, scale=1, seed=7, plant_anomalies=True)
+    assert (tmp_path / "Sales.csv").read_bytes().startswith((sample_dir / "Sales.csv").read_bytes())
+    for name in ("Customers.csv", "Products.csv", "Stores.csv", "Exchange_Rates.csv"):
+        assert (tmp_path / name).read_bytes() == (sample_dir / name).read_bytes(), name
+    _, rows = read_rows(tmp_path / "Sales.csv")
+    planted = rows[len(raw["sales"]) :]
+    assert len(planted) == 5 and len({r[0] for r in planted}) == 1
+    assert {(r[S["Order Date"]], r[S["Quantity"]]) for r in planted} == {("03/12/2025", "250")}
+    keys = [f"{r[0]}-{r[1]}" for r in planted]
+    assert got["anomalies"]["planted"] == {"order_lines": keys, "days": ["2025-03-12"]}
+    assert got["anomalies"]["days"] == ["2025-03-12"]  # the spike hides the natural outlier days
+    assert got["anomalies"]["order_lines"] < expected["anomalies"]["order_lines"]
+    recomputed = sales_figures_from_files({**raw, "sales": rows})
+    assert {key: got["sales"][key] for key in recomputed} == recomputed
+    assert got["sources"]["sales"]["raw_rows"] == got["sources"]["sales"]["clean_rows"] == len(rows)
+    assert got["sales"]["buying_customers"] == expected["sales"]["buying_customers"]
+
+
+def test_expected_anomalies_without_planting(expected: dict) -> None:
+    anomalies = expected["anomalies"]
+    assert anomalies["planted"] == {"order_lines": [], "days": []}
+    assert anomalies["order_lines"] == 1568 and anomalies["days"] == ["2024-11-11", "2025-12-07"]

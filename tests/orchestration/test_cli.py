@@ -21,7 +21,7 @@ def test_cli_import_pulls_in_no_heavy_module() -> None:
 
 def test_console_script_help_lists_the_commands() -> None:
     proc = subprocess.run([Path(sys.executable).parent / "elt", "--help"], capture_output=True, text=True, check=True)
-    for command in ("generate", "load", "build"):
+    for command in ("generate", "load", "build", "run", "export"):
         assert command in proc.stdout
 
 

@@ -1,0 +1,109 @@
+"""`elt run` end to end on both targets: generate-if-empty, load, build, export, docs, run audit, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingestion.warehouse import Warehouse
+from orchestration.dbt import target_path
+from orchestration.reports import REPORTS
+from tests.conftest import warehouse_env
+from tests.dbt.conftest import rows
+
+
+def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The `elt` command line in a subprocess, whatever its exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args], env={**os.environ, **env}, capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def env(target: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A fresh warehouse of each target, with its own reports folder."""
+    for values in warehouse_env(target, tmp_path):
+        yield {**values, "ELT_REPORTS_DIR": str(tmp_path / "reports")}
+
+
+def csv_rows(path: Path) -> int:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = elt("run", "--data-dir", str(data_dir), env=env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+    assert sorted(p.name for p in data_dir.iterdir()) == sorted(
+        ["Customers.csv", "Products.csv", "Stores.csv", "Sales.csv", "Exchange_Rates.csv", "expected.json"]
+    )
+    # The summary table: every step with its seconds, rows per mart, the verdict.
+    for step in ("generate", "load", "build", "export", "docs", "total"):
+        assert re.search(rf"^  {step} +\d+\.\d\d", first.stdout, re.M), step
+    assert re.search(r"^  fct_sales +62,884$", first.stdout, re.M)
+    assert re.search(r"^run \S+ succeeded on ", first.stdout, re.M)
+    print(re.search(r"^  total.*$", first.stdout, re.M).group(0))  # pipeline seconds, for the record
+
+    warehouse = Warehouse.from_env(environ={**os.environ, **env})
+    reports_dir = Path(env["ELT_REPORTS_DIR"])
+    for name in REPORTS:
+        table_rows = rows(warehouse, f"select count(*) as n from reports.{name}")[0]["n"]
+        assert csv_rows(reports_dir / f"{name}.csv") == table_rows, name
+    docs = target_path(warehouse)
+    static = (docs / "static_index.html").read_text(encoding="utf-8")
+    assert (docs / "index.html").is_file() and (docs / "catalog.json").is_file()
+    assert "customer_segmentation" in static  # the manifest is embedded: opens from disk
+    assert not re.search(r"""<(script|link)[^>]+(src|href)=["']https?://""", static)  # no CDN
+
+    second = elt("run", "--data-dir", str(data_dir), env=env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+    runs = rows(warehouse, "select * from audit.runs order by run_id")
+    assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")] * 2
+    for run in runs:
+        assert run["rows_loaded"] == 85_152 and run["models_built"] == 35 and run["tests_failed"] == 0
+        assert all(run[f"{step}_seconds"] is not None for step in ("load", "build", "export", "docs"))
+        assert run["seconds"] >= run["build_seconds"] > 0
+        nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")
+        assert nodes[0]["n"] == run["models_built"] + run["tests_passed"]
+    summary = rows(warehouse, "select run_id, status from reports.dag_execution_summary order by run_id")
+    assert [r["status"] for r in summary] == ["success", "success"]
+    # The exported summary was written during the second run: it shows that run as still running.
+    with (reports_dir / "dag_execution_summary.csv").open(newline="") as fh:
+        assert [r["status"] for r in csv.DictReader(fh)] == ["success", "running"]
+
+    again = elt("export", "--out", str(tmp_path / "again"), env=env)
+    assert again.returncode == 0, again.stderr
+    for name in REPORTS:
+        if name != "dag_execution_summary":
+            assert (tmp_path / "again" / f"{name}.csv").read_bytes() == (reports_dir / f"{name}.csv").read_bytes()
+
+
+def test_a_failing_test_fails_the_run_and_is_recorded(env: dict[str, str], sample_dir: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_dir, data_dir)
+    with (data_dir / "Customers.csv").open("a", encoding="utf-8") as fh:
+        # Born in 2090 with no age given: dim_customers derives a negative age, which its test refuses.
+        fh.write("99999901,Female,Future Person,Leeds,WYK,West Yorkshire,LS1,United Kingdom,Europe,1/1/2090,,\n")
+    failed = elt("run", "--data-dir", str(data_dir), env=env)
+    assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr
+    assert re.search(r"^error: dbt build failed on .*expression_is_true_dim_customers_age", failed.stderr, re.M)
+    assert "Traceback" not in failed.stderr
+    assert re.search(r"^run \S+ FAILED on ", failed.stdout, re.M)
+    assert re.search(r"^  export +- +not run$", failed.stdout, re.M)
+
+    warehouse = Warehouse.from_env(environ={**os.environ, **env})
+    run = rows(warehouse, "select * from audit.runs")
+    assert [(r["status"], r["tests_failed"]) for r in run] == [("failed", 1)]
+    assert "expression_is_true_dim_customers_age" in run[0]["error"]
+    failing = rows(warehouse, "select name, status, failures from audit.node_results where status = 'fail'")
+    assert [(f["status"], f["failures"]) for f in failing] == [("fail", 1)]
+    assert not Path(env["ELT_REPORTS_DIR"]).exists()  # nothing exported from a failed build
