@@ -4,10 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= $(or $(ELT_DATA_DIR),data/sample)
+TARGET ?= $(or $(ELT_TARGET),duckdb)
+DOCS_PORT ?= 8081
 
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run docs test lint format bench clean
 
 setup: $(STAMP)  ## create .venv and install the project (editable, with dev tools); no-op when up to date
 
@@ -17,10 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: setup  ## sample data (if missing) -> load -> dbt build, on the embedded DuckDB
-	test -f $(DATA)/Sales.csv || $(BIN)/elt generate --out $(DATA)
-	$(BIN)/elt load --data-dir $(DATA)
-	$(BIN)/elt build
+run: setup  ## elt run on the embedded DuckDB: sample data (if missing), load, build, report CSVs, dbt docs
+	$(BIN)/elt run --data-dir $(DATA)
+
+docs: setup  ## serve the dbt docs site of the last build on http://127.0.0.1:8081 (run `make run` first)
+	cd dbt_project && ../$(BIN)/dbt docs generate --target $(TARGET) --quiet
+	cd dbt_project && ../$(BIN)/dbt docs serve --target $(TARGET) --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 test: setup  ## the whole test suite, DuckDB and Postgres
 	$(BIN)/pytest

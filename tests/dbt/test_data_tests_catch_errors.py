@@ -70,4 +70,11 @@ def test_broken_marts_fail_the_projects_own_tests(built: Warehouse) -> None:
         "unique_combination_of_columns:rejected_records",
         "assert_rejected_sales_lines_are_not_facts",
         "relationships:fct_sales",  # order 1003 is not in fct_orders (built before the insert)
+        # ... and the reports, built before the insert, no longer reconcile with fct_sales:
+        "sum_equals:customer_summary",
+        "sum_equals:customer_segmentation",
+        "sum_equals:order_status",
+        "sum_equals:sales_trends_daily",
+        "sum_equals:product_performance",
+        "sum_equals:store_performance",
     }

@@ -135,13 +135,15 @@ def test_project_hygiene_layers_and_names(built_samples) -> None:
     manifest = _manifest(built_samples.get("duckdb"))
     models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     layer_of = {uid: n["fqn"][1] for uid, n in models.items()}
-    prefixes = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("dim_", "fct_")}
+    prefixes = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("dim_", "fct_"), "reports": ("",)}
     named_in_spec = {"customer_features", "rejected_records"}  # SPEC section 7 names these marts
     allowed_parents = {
         "staging": {"source"},
         "intermediate": {"staging", "intermediate"},
         "marts": {"intermediate", "marts"},
+        "reports": {"marts", "intermediate", "staging"},  # staging only where no intermediate exists: below
     }
+    has_intermediate = {n["name"].split("_")[1] for n in models.values() if n["name"].startswith("int_")}
     problems = []
     for uid, node in models.items():
         layer = layer_of[uid]
@@ -153,4 +155,8 @@ def test_project_hygiene_layers_and_names(built_samples) -> None:
             problems.append(f"{node['name']} ({layer}) reads {sorted(kinds - allowed_parents[layer])}")
         if layer == "staging" and len(parents) != 1:
             problems.append(f"{node['name']}: a staging model reads exactly one source, not {parents}")
+        for parent in parents:
+            entity = models[parent]["name"].removeprefix("stg_").split("_")[0] if parent in models else None
+            if layer != "intermediate" and layer_of.get(parent) == "staging" and entity in has_intermediate:
+                problems.append(f"{node['name']} reads {models[parent]['name']}, not its intermediate model")
     assert not problems

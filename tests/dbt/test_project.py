@@ -22,7 +22,7 @@ def test_dbt_parse_writes_a_manifest_per_target_with_the_raw_sources(warehouse: 
     outcome = run_dbt(warehouse, ["parse"])
     assert outcome.success, outcome.exception
     manifest = json.loads((PROJECT_DIR / "target" / warehouse.target / "manifest.json").read_text())
-    sources = {node["name"]: node for node in manifest["sources"].values()}
+    sources = {node["name"]: node for node in manifest["sources"].values() if node["source_name"] == "raw"}
     assert set(sources) == {s.name for s in SOURCES}
     for source in SOURCES:
         node = sources[source.name]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from ingestion.warehouse import Warehouse
 from orchestration.reports import REPORTS
-from tests.dbt.conftest import rows
+from tests.dbt.conftest import TARGETS, elt, loaded_and_built, rows
 from tests.dbt.test_marts import same_value
 
 REVENUE_COLUMNS = {
@@ -133,3 +135,30 @@ def test_duckdb_and_postgres_reports_are_identical(built_samples, target_availab
                 and not (isinstance(d[k], Decimal) and p[k] is not None and abs(d[k] - p[k]) <= Decimal("0.01"))
             }
             assert not differing, f"{report} {[d[k] for k in key]}: {differing}"
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def planted(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, target_available
+) -> Iterator[tuple[Warehouse, dict]]:
+    """`elt generate --seed 7 --plant-anomalies`, loaded and built, with its expected.json."""
+    target_available(request.param)
+    data_dir = tmp_path_factory.mktemp(f"planted-{request.param}")
+    elt("generate", "--seed", "7", "--plant-anomalies", "--out", str(data_dir))
+    expected = json.loads((data_dir / "expected.json").read_text())
+    for warehouse in loaded_and_built(request.param, data_dir, data_dir / "warehouse"):
+        yield warehouse, expected
+
+
+def test_anomaly_detection_finds_exactly_the_planted_outliers(planted: tuple[Warehouse, dict]) -> None:
+    warehouse, expected = planted
+    found = rows(warehouse, "select entity, entity_key, z_score from reports.anomaly_detection")
+    days = sorted(r["entity_key"] for r in found if r["entity"] == "day")
+    lines = sorted(r["entity_key"] for r in found if r["entity"] == "order_line")
+    planted_lines = expected["anomalies"]["planted"]["order_lines"]
+    assert days == ["2025-03-12"]  # the planted spike, and no other day
+    assert set(planted_lines) <= set(lines)
+    assert all(r["z_score"] > 10 for r in found if r["entity_key"] in planted_lines)
+    # ... and every other line the report lists is one the generator also computes as |z| >= 3.
+    assert len(lines) == expected["anomalies"]["order_lines"]
+    assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == expected["anomalies"]["order_lines_sha256"]

@@ -29,7 +29,7 @@ totals as (
         stores.store_name,
         stores.country,
         stores.state,
-        stores.is_online,
+        case when stores.is_online then 'online' else 'store' end as channel,
         stores.square_meters,
         coalesce(per_store.orders, 0) as orders,
         coalesce(per_store.units, 0) as units,
@@ -43,7 +43,7 @@ final as (
 
     select
         *,
-        case when not is_online then {{ ratio('revenue_usd', 'square_meters') }} end as revenue_per_m2,
+        case when channel = 'store' then {{ ratio('revenue_usd', 'square_meters') }} end as revenue_per_m2,
         rank() over (order by revenue_usd desc) as revenue_rank
     from totals
 
