@@ -33,7 +33,7 @@ AUDIT_DDL = (
     create table if not exists audit.runs (
         run_id          text      not null,
         trigger         text      not null,  -- cli | airflow | api
-        command         text      not null,  -- run | build
+        command         text      not null,  -- run | build | dag
         target          text      not null,
         started_at      timestamp not null,
         finished_at     timestamp,
@@ -48,6 +48,7 @@ AUDIT_DDL = (
         tests_warned    integer,
         generate_seconds double precision,
         load_seconds    double precision,
+        validate_seconds double precision,
         build_seconds   double precision,
         export_seconds  double precision,
         docs_seconds    double precision,
@@ -75,11 +76,17 @@ AUDIT_DDL = (
 )
 
 
+# Columns added after a table's first release: warehouses built before them gain them on first use.
+ADDED_COLUMNS = (("runs", "validate_seconds", "double precision"),)
+
+
 def ensure_audit_tables(conn: Connection) -> None:
-    """Create the audit schema and its three tables if they do not exist yet."""
+    """Create the audit schema and its three tables if they do not exist yet (adding newer columns)."""
     conn.execute("create schema if not exists audit")
     for ddl in AUDIT_DDL:
         conn.execute(ddl)
+    for table, column, kind in ADDED_COLUMNS:
+        conn.execute(f"alter table audit.{table} add column if not exists {column} {kind}")
 
 
 def new_id() -> str:

@@ -64,14 +64,16 @@ def load(
     data_dir: Path,
     sources: Sequence[str] | None = None,
     out: TextIO | None = None,
+    load_id: str | None = None,
 ) -> LoadResult:
     """Load the selected sources (default: all five) from `data_dir` into `raw`, atomically.
 
-    Progress lines go to `out` (the CLI passes stdout). Raises InputError (bad file: names file, line,
-    column) or WarehouseError; `raw` is then exactly as it was.
+    Progress lines go to `out` (the CLI passes stdout). `load_id` lets several loads share one id (the
+    Airflow DAG loads each file in its own task); by default each load gets a new one. Raises InputError
+    (bad file: names file, line, column) or WarehouseError; `raw` is then exactly as it was.
     """
     files = [FileLoad(source, Path(data_dir) / source.file) for source in _select(sources)]
-    load_id = new_id()
+    load_id = load_id or new_id()
     started = time.perf_counter()
     with warehouse.lock(purpose="load"):
         conn = warehouse.connect()
@@ -114,7 +116,7 @@ def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: Text
         for f in files:
             conn.execute(
                 "update audit.loads set sha256 = ?, bytes = ?, rows = ?, finished_at = ?, status = 'loaded'"
-                " where load_id = ? and file = ?",
+                " where load_id = ? and file = ? and status = 'running'",
                 (f.sha256, f.bytes, f.rows, utc_now(), load_id, f.source.file),
             )
 
@@ -163,7 +165,8 @@ def _record_failure(conn: Connection, load_id: str, files: list[FileLoad], error
             message = f"not loaded: {Path(failed_file).name} failed"
         try:
             conn.execute(
-                "update audit.loads set status = ?, error = ?, finished_at = ? where load_id = ? and file = ?",
+                "update audit.loads set status = ?, error = ?, finished_at = ?"
+                " where load_id = ? and file = ? and status = 'running'",
                 (status, message, utc_now(), load_id, f.source.file),
             )
         except Exception:  # the connection itself may be what failed; the error below says why

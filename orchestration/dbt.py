@@ -44,15 +44,20 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 def target_path(warehouse: Warehouse) -> Path:
-    """Where this target's artifacts (manifest.json, run_results.json, docs) are written."""
-    return PROJECT_DIR / "target" / warehouse.target
+    """Where this target's artifacts (manifest.json, run_results.json, docs) are written: target/<target>/.
+
+    ELT_DBT_TARGET_ROOT moves the folder that holds the per-target folders (each parallel test worker
+    has its own, so concurrent builds never read each other's run_results.json).
+    """
+    root = os.environ.get("ELT_DBT_TARGET_ROOT")
+    return (Path(root) if root else PROJECT_DIR / "target") / warehouse.target
 
 
 def run_dbt(warehouse: Warehouse, args: list[str]) -> DbtOutcome:
     """Invoke `dbt <args>` for the warehouse's target; dbt's own log goes to the terminal."""
     from dbt.cli.main import dbtRunner
 
-    if warehouse.target == "postgres":
+    if warehouse.target == "postgres" and args[0] != "parse":  # parse needs no connection
         warehouse.ensure_postgres_database()
     command = [
         *args,
@@ -63,6 +68,8 @@ def run_dbt(warehouse: Warehouse, args: list[str]) -> DbtOutcome:
         "--target",
         warehouse.target,
     ]
+    if args[0] != "debug":  # explicit: a DBT_TARGET_PATH left in the environment (Cosmos) cannot redirect it
+        command += ["--target-path", str(target_path(warehouse))]
     try:
         with _environ({**OFFLINE_ENV, **warehouse.dbt_env()}):
             result = dbtRunner().invoke(command)
@@ -99,3 +106,21 @@ def generate_docs(warehouse: Warehouse) -> Path:
     if not outcome.success:
         raise WarehouseError(f"dbt docs generate failed on {warehouse.describe()}: {outcome.exception}")
     return outcome.target_path / "index.html"
+
+
+def manifest_path(warehouse: Warehouse) -> Path:
+    """The target's manifest.json (the Airflow DAG renders the dbt graph from it)."""
+    return target_path(warehouse) / "manifest.json"
+
+
+def ensure_manifest(warehouse: Warehouse) -> Path:
+    """The target's manifest.json, written by `dbt parse` first if no build or parse has written one yet.
+
+    `dbt parse` needs no warehouse connection, so the DAG can be rendered before the first build.
+    """
+    path = manifest_path(warehouse)
+    if not path.is_file():
+        outcome = run_dbt(warehouse, ["parse", "--quiet"])
+        if not outcome.success or not path.is_file():
+            raise WarehouseError(f"dbt parse failed for {warehouse.describe()}: {outcome.exception}")
+    return path

@@ -1,8 +1,9 @@
-"""The pipeline as plain functions: generate (if no data) -> load -> build -> export -> docs.
+"""The pipeline as plain functions: generate (if no data) -> load -> validate -> build -> export -> docs.
 
 `run_pipeline` is `elt run`; `build_and_record` is `elt build`. Each step is also callable on its own
-(the Airflow DAG calls the same functions), times itself into the run record, and updates audit.runs,
-so a run's progress and outcome are in the warehouse whichever way it was started.
+(the Airflow DAG calls the same functions, one task per step, after `resume_run`), times itself into the
+run record, and updates audit.runs, so a run's progress and outcome are in the warehouse whichever way
+it was started.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ingestion.contract import SOURCES
+from ingestion.contract import LOAD_ID_COLUMN, SOURCES
 from ingestion.errors import EltError
 from ingestion.warehouse import Warehouse
 from orchestration import dbt
 from orchestration.reports import MARTS
-from orchestration.run_audit import RunRecord, record_build, start_run, update_run
+from orchestration.run_audit import RunRecord, fetch_run, node_counts, record_build, start_run, update_run
 
 
 class BuildFailed(EltError):
     """dbt build finished with failed models or error-severity tests (exit code 1)."""
+
+
+class RawMismatch(EltError):
+    """The raw tables are not the load this run made (a table missing, empty, or from another load)."""
 
 
 @dataclass
@@ -45,12 +50,16 @@ class RunResult:
 
 @contextmanager
 def _step(result: RunResult, name: str) -> Iterator[None]:
-    """Time one step into the run record and write the run's progress to audit.runs afterwards."""
+    """Time one step into the run record and write the run's progress to audit.runs afterwards.
+
+    A step taken in several parts (the DAG loads each file in its own task) adds up its seconds.
+    """
     started = time.perf_counter()
     try:
         yield
     finally:
-        result.run.seconds_per_step[name] = round(time.perf_counter() - started, 3)
+        seconds = result.run.seconds_per_step.get(name, 0.0) + time.perf_counter() - started
+        result.run.seconds_per_step[name] = round(seconds, 3)
         update_run(result.warehouse, result.run)
 
 
@@ -71,14 +80,52 @@ def generate_step(result: RunResult, data_dir: Path) -> None:
         result.notes["generate"] = f"sample data (seed 42, scale 1) into {data_dir}"
 
 
-def load_step(result: RunResult, data_dir: Path, out: TextIO | None = None) -> None:
-    """Load the five CSVs into raw (atomically); the load id and row count go into the run record."""
+def load_step(
+    result: RunResult,
+    data_dir: Path,
+    out: TextIO | None = None,
+    sources: list[str] | None = None,
+) -> None:
+    """Load the CSVs (default: all five; `sources` picks some) into raw, atomically.
+
+    The run's load id is used when it has one, so loads made in several parts share it; the rows add up.
+    """
     from ingestion.loader import load
 
     with _step(result, "load"):
-        loaded = load(result.warehouse, Path(data_dir), out=out)
-        result.run.load_id, result.run.rows_loaded = loaded.load_id, loaded.rows
-        result.notes["load"] = f"{loaded.rows:,} rows in {len(loaded.files)} files (load {loaded.load_id})"
+        loaded = load(result.warehouse, Path(data_dir), sources=sources, out=out, load_id=result.run.load_id)
+        result.run.load_id = loaded.load_id
+        result.run.rows_loaded = (result.run.rows_loaded or 0) + loaded.rows
+        files = ", ".join(f.source.file for f in loaded.files) if sources else f"{len(loaded.files)} files"
+        result.notes["load"] = f"{result.run.rows_loaded:,} rows in {files} (load {loaded.load_id})"
+
+
+def validate_step(result: RunResult) -> None:
+    """Check that raw holds exactly this run's load: every table present, non-empty, only rows of the run's
+    load id, as many as audit.loads recorded. Raises RawMismatch otherwise (dbt then does not run)."""
+    with _step(result, "validate"):
+        load_id = result.run.load_id
+        if load_id is None:
+            raise RawMismatch("nothing was loaded in this run: run the load step first")
+        conn = result.warehouse.connect(read_only=True)
+        try:
+            for source in SOURCES:
+                found = conn.execute(
+                    f"select {LOAD_ID_COLUMN}, count(*) from raw.{source.name} group by 1 order by 2 desc"
+                )
+                recorded = conn.scalar(
+                    "select max(rows) from audit.loads where load_id = ? and file = ? and status = 'loaded'",
+                    (load_id, source.file),
+                )
+                if found != [(load_id, recorded)]:
+                    seen = ", ".join(f"{rows:,} rows of load {lid}" for lid, rows in found) or "no rows"
+                    raise RawMismatch(
+                        f"raw.{source.name} is not load {load_id} ({recorded or 0:,} rows of {source.file}"
+                        f" recorded): it holds {seen}"
+                    )
+        finally:
+            conn.close()
+        result.notes["validate"] = f"raw holds load {load_id} in all {len(SOURCES)} tables"
 
 
 def build_step(
@@ -157,6 +204,7 @@ def run_pipeline(
     def steps(result: RunResult) -> None:
         generate_step(result, data_dir)
         load_step(result, data_dir, out)
+        validate_step(result)
         build_step(result, quiet=True)
         export_step(result, reports_dir)
         docs_step(result)
@@ -169,3 +217,42 @@ def build_and_record(
 ) -> RunResult:
     """`elt build`: dbt build with dbt's own log, recorded in audit.runs and audit.node_results."""
     return _run(warehouse, trigger, "build", lambda result: build_step(result, select, full_refresh))
+
+
+def begin_run(warehouse: Warehouse, run_id: str, trigger: str, command: str) -> RunResult:
+    """Record a run that other processes carry on (the Airflow DAG: one task per step), as `running`."""
+    result = RunResult(RunRecord(trigger=trigger, command=command, target=warehouse.target, run_id=run_id), warehouse)
+    with warehouse.lock(purpose=command):
+        start_run(warehouse, result.run)
+    return result
+
+
+def resume_run(warehouse: Warehouse, run_id: str) -> RunResult:
+    """The run begun by `begin_run`, as recorded so far, for the next step to carry on."""
+    return RunResult(fetch_run(warehouse, run_id), warehouse)
+
+
+def finish_run(result: RunResult) -> None:
+    """Close a run carried on by several processes: node counts from audit.node_results, `success` unless a
+    model or error-severity test failed (then `failed`, and BuildFailed is raised)."""
+    counts = node_counts(result.warehouse, result.run.run_id)
+    result.run.counts = counts
+    if counts.models_failed or counts.tests_failed:
+        result.run.status = "failed"
+        result.run.error = "dbt build failed: " + "; ".join(counts.failures[:3])
+    else:
+        result.run.status = "success"
+    update_run(result.warehouse, result.run, finished=True)
+    if result.run.status == "failed":
+        raise BuildFailed(result.run.error)
+    result.mart_rows = _mart_rows(result.warehouse)
+
+
+def fail_run(warehouse: Warehouse, run_id: str, error: str) -> None:
+    """Mark a run `failed` with the first error that ended it (later failures keep that first message)."""
+    result = resume_run(warehouse, run_id)
+    if result.run.status == "failed":
+        return
+    result.run.counts = node_counts(warehouse, run_id)
+    result.run.status, result.run.error = "failed", error
+    update_run(warehouse, result.run, finished=True)

@@ -16,7 +16,7 @@ from typing import Any
 from ingestion.audit import ensure_audit_tables, new_id, utc_now
 from ingestion.warehouse import Warehouse
 
-STEPS = ("generate", "load", "build", "export", "docs")
+STEPS = ("generate", "load", "validate", "build", "export", "docs")
 TEST_TYPES = ("test", "unit_test")
 
 
@@ -50,21 +50,75 @@ class RunRecord:
 
 
 def start_run(warehouse: Warehouse, run: RunRecord) -> None:
-    """Record the run as `running`. Call it holding the warehouse lock: any other `running` row is then a
-    run whose process died, and is marked `interrupted`."""
+    """Record the run as `running` (replacing an earlier attempt with the same run id, e.g. an Airflow run
+    that was cleared and started again).
+
+    A CLI run holds the warehouse lock for its whole life, so with the lock held any other `running` CLI
+    row is a run whose process died: it is marked `interrupted`. Airflow runs are closed by the DAG's own
+    final task or failure callback instead.
+    """
     conn = warehouse.connect()
     try:
         ensure_audit_tables(conn)
-        conn.execute(
-            "update audit.runs set status = 'interrupted', error = 'the run process ended before it finished'"
-            " where status = 'running'"
-        )
-        conn.execute(
-            "insert into audit.runs (run_id, trigger, command, target, started_at, status) values (?, ?, ?, ?, ?, ?)",
-            (run.run_id, run.trigger, run.command, run.target, run.started_at, run.status),
+        with conn.transaction():
+            conn.execute(
+                "update audit.runs set status = 'interrupted', error = 'the run process ended before it finished'"
+                " where status = 'running' and trigger <> 'airflow' and run_id <> ?",
+                (run.run_id,),
+            )
+            conn.execute("delete from audit.runs where run_id = ?", (run.run_id,))
+            conn.execute(
+                "insert into audit.runs (run_id, trigger, command, target, started_at, status)"
+                " values (?, ?, ?, ?, ?, ?)",
+                (run.run_id, run.trigger, run.command, run.target, run.started_at, run.status),
+            )
+    finally:
+        conn.close()
+
+
+def fetch_run(warehouse: Warehouse, run_id: str) -> RunRecord:
+    """The run record of audit.runs as it stands (for a step that runs in another process, e.g. an Airflow task)."""
+    conn = warehouse.connect()
+    try:
+        found = conn.execute(
+            "select trigger, command, target, started_at, status, load_id, rows_loaded, models_built, models_failed,"
+            f" tests_passed, tests_failed, tests_warned, error, {', '.join(f'{step}_seconds' for step in STEPS)}"
+            " from audit.runs where run_id = ?",
+            (run_id,),
         )
     finally:
         conn.close()
+    if not found:
+        raise LookupError(f"no run {run_id} in audit.runs of {warehouse.describe()}")
+    trigger, command, target, started_at, status, load_id, rows_loaded, *figures = found[0]
+    built, models_failed, passed, tests_failed, warned, error, *seconds = figures
+    run = RunRecord(trigger, command, target, run_id, started_at, status, load_id, rows_loaded, error=error)
+    if built is not None:
+        run.counts = NodeCounts(built, models_failed or 0, passed or 0, tests_failed or 0, warned or 0)
+    run.seconds_per_step = {step: value for step, value in zip(STEPS, seconds, strict=True) if value is not None}
+    return run
+
+
+def node_counts(warehouse: Warehouse, run_id: str) -> NodeCounts:
+    """Models built/failed and tests passed/failed/warned of a run, counted from audit.node_results.
+
+    For the Airflow DAG, whose dbt nodes run as separate tasks that each record their own results; a node
+    tried more than once (an Airflow retry) counts with its last result.
+    """
+    conn = warehouse.connect()
+    try:
+        found = conn.execute(
+            "select unique_id, resource_type, status, name, message from audit.node_results where run_id = ?"
+            " order by completed_at nulls first",
+            (run_id,),
+        )
+    finally:
+        conn.close()
+    last = {unique_id: row for unique_id, *row in found}
+    counts = NodeCounts()
+    for kind, status, name, message in last.values():
+        _count(counts, kind, status, {"unique_id": name, "message": message}, {"name": name})
+    return counts
 
 
 def update_run(warehouse: Warehouse, run: RunRecord, finished: bool = False) -> None:
