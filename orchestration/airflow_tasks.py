@@ -1,0 +1,143 @@
+"""What the Airflow DAG's tasks do: thin wrappers over the pipeline steps of orchestration/pipeline.py.
+
+Every task works on the run the first task recorded in audit.runs; its id is derived from the Airflow
+run, so each task (and the failure callback) finds it without XCom. The dbt nodes run as Cosmos tasks;
+`record_node_results` is their callback and turns each task's run_results.json into audit.node_results
+rows of the run, as `elt build` does for its one build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ingestion.warehouse import Warehouse
+from orchestration import pipeline
+from orchestration.run_audit import record_build
+
+log = logging.getLogger(__name__)
+TRIGGER = "airflow"
+COMMAND = "dag"
+PRODUCER_TASK_SUFFIX = ".dbt_producer_watcher"  # Cosmos' task id of the WATCHER mode's `dbt build`
+COSMOS_TARGET_DIR = "target"  # dbt's target path inside Cosmos' temporary copy of the project
+
+
+def data_dir() -> Path:
+    """Where the DAG reads the five CSVs (generated there first if missing): $ELT_DATA_DIR or data/sample."""
+    return Path(os.environ.get("ELT_DATA_DIR") or "data/sample").resolve()
+
+
+def reports_dir() -> Path:
+    """Where the DAG writes the report CSVs: $ELT_REPORTS_DIR or data/reports."""
+    from orchestration.export import default_reports_dir
+
+    return default_reports_dir().resolve()
+
+
+def run_id_of(context: Any) -> str:
+    """The audit.runs id of the Airflow run in `context`: time-sortable like `elt` run ids, same in every task."""
+    dag_run = context["dag_run"]
+    when = dag_run.run_after or dag_run.logical_date or datetime.now(UTC)
+    digest = hashlib.sha256(f"{dag_run.dag_id}/{dag_run.run_id}".encode()).hexdigest()[:6]
+    return f"{when.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{digest}"
+
+
+def start(context: Any) -> str:
+    """First task: record the run as `running` and generate sample data if the data folder is empty."""
+    result = pipeline.begin_run(Warehouse.from_env(), run_id_of(context), TRIGGER, COMMAND)
+    pipeline.generate_step(result, data_dir())
+    return result.run.run_id
+
+
+def load_source(context: Any, source: str) -> int:
+    """One load task per source file: that file into raw, atomically, under the run's load id."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    before = result.run.rows_loaded or 0
+    pipeline.load_step(result, data_dir(), sources=[source])
+    return result.run.rows_loaded - before
+
+
+def validate(context: Any) -> str:
+    """Raw must hold this run's five loads before dbt runs; returns when it finished (the build starts then)."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    pipeline.validate_step(result)
+    return datetime.now(UTC).isoformat()
+
+
+def export(context: Any, build_started: str) -> dict[str, int]:
+    """After the dbt task group: its wall time as the build step, then the nine report CSVs."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    elapsed = datetime.now(UTC) - datetime.fromisoformat(build_started)
+    result.run.seconds_per_step["build"] = round(elapsed.total_seconds(), 3)
+    pipeline.export_step(result, reports_dir())
+    return result.report_rows
+
+
+def docs(context: Any) -> str:
+    """dbt docs generate (static, offline) for the docs site and the API."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    pipeline.docs_step(result)
+    return str(result.docs_index)
+
+
+def finish(context: Any) -> dict[str, int]:
+    """Last task: close the run as `success` (node counts from audit.node_results); returns rows per mart."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    pipeline.finish_run(result)
+    return result.mart_rows
+
+
+def record_node_results(project_dir: str, context: Any = None, **_: Any) -> None:
+    """Cosmos callback after each dbt invocation (pass or fail): its run_results.json into audit.node_results."""
+    warehouse = Warehouse.from_env()
+    target_dir = Path(project_dir) / COSMOS_TARGET_DIR
+    if not (target_dir / "run_results.json").is_file():
+        log.warning("no run_results.json in %s: nothing to record", target_dir)
+        return
+    record_build(warehouse, run_id_of(context), target_dir)
+
+
+def on_task_failure(context: Any) -> None:
+    """Failure callback of every task: the run becomes `failed` in audit.runs, naming the task and its error."""
+    task_id = context["task_instance"].task_id
+    error = context.get("exception")
+    message = f"task {task_id} failed: {str(error).strip() or type(error).__name__}" if error else f"task {task_id}"
+    try:
+        pipeline.fail_run(Warehouse.from_env(), run_id_of(context), message[:2000])
+    except LookupError:  # the run was never recorded (the first task failed before it could)
+        log.error("run %s is not in audit.runs; not recorded: %s", run_id_of(context), message)
+
+
+def consumers_after_producer(group: Any) -> None:
+    """WATCHER mode: start the node tasks once the producer's `dbt build` has finished.
+
+    Each node task then reports its own result from the producer's record, in the graph's order, and a
+    node task can never hold the only slot (one active task on DuckDB, or the single thread of
+    `dag.test()`) while the producer waits for it. They start whether the build passed or failed
+    (`all_done`): a failed build still shows which node failed and what dbt skipped after it.
+    No-op in LOCAL mode, which has no producer.
+    """
+    from airflow.sdk import TriggerRule
+
+    tasks = _tasks_of(group)
+    producer = next((t for t in tasks if t.task_id.endswith(PRODUCER_TASK_SUFFIX)), None)
+    if producer is None:
+        return
+    members = {t.task_id for t in tasks}
+    for node_task in tasks:
+        if node_task is producer or producer.task_id in node_task.upstream_task_ids:
+            continue
+        if not node_task.upstream_task_ids & members:  # a root of the dbt graph
+            producer >> node_task
+            node_task.trigger_rule = TriggerRule.ALL_DONE
+
+
+def _tasks_of(group: Any) -> list[Any]:
+    tasks = []
+    for child in group.children.values():
+        tasks.extend(_tasks_of(child) if hasattr(child, "children") else [child])
+    return tasks

@@ -1,0 +1,154 @@
+"""DAG `elt_pipeline`: the `elt run` pipeline in Airflow, with the dbt graph rendered by astronomer-cosmos.
+
+    start -> load (one task per source file) -> validate -> dbt (Cosmos: a task per model, its tests
+    after it) -> export -> docs -> finish
+
+Every task calls the same step functions as the `elt` command line (orchestration/pipeline.py, through
+orchestration/airflow_tasks.py) and records its progress in audit.runs; a failing task marks the run
+`failed` there (on_failure_callback) and its downstream tasks do not run.
+
+Configuration (read when the DAG is parsed):
+  ELT_TARGET          duckdb (default) or postgres. On DuckDB one task runs at a time (single writer).
+  ELT_COSMOS_MODE     watcher (default: one `dbt build` feeds every node's task) or local (one dbt
+                      invocation per task); both measured in the README.
+  ELT_AIRFLOW_RETRIES retries per task (default 2, exponential back-off from 10 s).
+  ELT_DATA_DIR, ELT_REPORTS_DIR, ELT_DUCKDB_PATH, PG*: as for `elt` (SPEC section 2).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Asset, TaskGroup, task
+from cosmos import (
+    DbtTaskGroup,
+    ExecutionConfig,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    ProfileConfig,
+    ProjectConfig,
+    RenderConfig,
+    TestBehavior,
+)
+
+from ingestion.contract import SOURCES
+from ingestion.warehouse import Warehouse
+from orchestration import airflow_tasks as steps
+from orchestration.dbt import OFFLINE_ENV, PROJECT_DIR, ensure_manifest
+from orchestration.reports import MARTS, REPORTS
+
+WAREHOUSE = Warehouse.from_env()
+COSMOS_MODES = {"local": ExecutionMode.LOCAL, "watcher": ExecutionMode.WATCHER}
+COSMOS_MODE = COSMOS_MODES[os.environ.get("ELT_COSMOS_MODE", "watcher").lower()]
+DATA_DIR = steps.data_dir()
+
+
+def warehouse_asset(schema: str, table: str) -> Asset:
+    """The Airflow asset of a warehouse table, for data-aware DAGs downstream (`schedule=[...]`).
+
+    Assets are named by their URI: a name must not change its URI (Airflow then marks it inactive).
+    """
+    return Asset(uri=f"x-elt://{WAREHOUSE.target}/{schema}/{table}")
+
+
+RAW_FILES = {source.name: Asset(uri=f"file://{DATA_DIR / source.file}") for source in SOURCES}
+RAW_TABLES = {source.name: warehouse_asset("raw", source.name) for source in SOURCES}
+MART_ASSETS = [warehouse_asset("marts", mart) for mart in MARTS]
+REPORT_ASSETS = [warehouse_asset("reports", report) for report in REPORTS]
+
+default_args = {
+    "owner": "elt",
+    "retries": int(os.environ.get("ELT_AIRFLOW_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=10),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=5),
+    "on_failure_callback": steps.on_task_failure,
+}
+
+with DAG(
+    dag_id="elt_pipeline",
+    description="Retail ELT: load the five CSVs, validate raw, dbt build (Cosmos), export reports, dbt docs",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    # DuckDB has one writer process at a time: one task at a time on it.
+    max_active_tasks=1 if WAREHOUSE.target == "duckdb" else 4,
+    default_args=default_args,
+    tags=["elt", "dbt", WAREHOUSE.target],
+    doc_md=__doc__,
+) as dag:
+
+    @task(task_id="start")
+    def start(**context) -> str:
+        """Record the run in audit.runs; generate sample data if the data folder is empty."""
+        return steps.start(context)
+
+    @task(task_id="validate")
+    def validate(**context) -> str:
+        """Raw holds this run's five loads (present, non-empty, one load id, counts as recorded)."""
+        return steps.validate(context)
+
+    @task(task_id="export", outlets=REPORT_ASSETS)
+    def export(build_started: str, **context) -> dict[str, int]:
+        """The nine report CSVs into ELT_REPORTS_DIR."""
+        return steps.export(context, build_started)
+
+    @task(task_id="docs")
+    def docs(**context) -> str:
+        """dbt docs generate --static."""
+        return steps.docs(context)
+
+    @task(task_id="finish", outlets=MART_ASSETS)
+    def finish(**context) -> dict[str, int]:
+        """Close the run in audit.runs as success, with its node counts."""
+        return steps.finish(context)
+
+    started = start()
+    with TaskGroup(group_id="load", tooltip="one atomic load per source file") as load:
+        previous = None
+        for source in SOURCES:
+
+            @task(task_id=f"load_{source.name}", inlets=[RAW_FILES[source.name]], outlets=[RAW_TABLES[source.name]])
+            def load_source(source_name: str = source.name, **context) -> int:
+                """Load one CSV into raw (the warehouse lock serialises loads, so they run in turn)."""
+                return steps.load_source(context, source_name)
+
+            current = load_source()
+            if previous is not None:
+                previous >> current
+            previous = current
+    validated = validate()
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=PROJECT_DIR,
+            manifest_path=ensure_manifest(WAREHOUSE),
+            install_dbt_deps=False,
+            # Cosmos runs dbt in a temporary copy of the project and finds dbt's partial-parse file and
+            # run_results.json in its target/ folder, so target/ rather than the per-target folder here.
+            env_vars={**OFFLINE_ENV, **WAREHOUSE.dbt_env(), "DBT_TARGET_PATH": steps.COSMOS_TARGET_DIR},
+        ),
+        profile_config=ProfileConfig(
+            profile_name="retail_elt",
+            target_name=WAREHOUSE.target,
+            profiles_yml_filepath=PROJECT_DIR / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(execution_mode=COSMOS_MODE, invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            # A test of several models (row conservation, singular tests) runs once all of them are built.
+            should_detach_multiple_parents_tests=True,
+            emit_datasets=False,  # the marts' assets are published by `finish`, once the whole build passed
+        ),
+        operator_args={"callback": steps.record_node_results},
+    )
+    steps.consumers_after_producer(dbt)
+
+    exported = export(validated)
+    started >> load >> validated >> dbt >> exported >> docs() >> finish()
