@@ -20,6 +20,12 @@ from ingestion.generator import generate
 from ingestion.warehouse import Warehouse
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# pytest-xdist runs the suite in parallel workers: each gets its own dbt artifacts and dbt log folder.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+    os.environ.setdefault("ELT_DBT_TARGET_ROOT", str(_PROJECT / "target" / f"pytest-{_WORKER}"))
+    os.environ.setdefault("DBT_LOG_PATH", str(_PROJECT / "logs" / f"pytest-{_WORKER}"))
 # Other waiting runs must not hang a test for long.
 os.environ.setdefault("ELT_LOCK_TIMEOUT", "60")
 

@@ -151,3 +151,14 @@ def warehouse_figures(conn: Connection) -> dict[str, Any]:
         "exchange_rates": exchange_rate_figures(conn),
         "sales": sales_figures(conn),
     }
+
+
+def expected_figures(expected: dict) -> dict:
+    """expected.json's blocks the warehouse must reproduce (zero reject counts dropped: no rows, no group)."""
+    figures = {key: expected[key] for key in ("sources", "products", "stores", "exchange_rates", "sales")}
+    figures["sources"] = {
+        name: {**src, "rejected": {reason: n for reason, n in src["rejected"].items() if n}}
+        for name, src in expected["sources"].items()
+    }
+    figures["customers"] = {k: v for k, v in expected["customers"].items() if k != "superseded_by_kind"}
+    return figures

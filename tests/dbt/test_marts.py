@@ -12,7 +12,7 @@ import pytest
 from ingestion.warehouse import Warehouse
 from orchestration.dbt import target_path
 from tests.dbt.conftest import build_ok, rows
-from tests.dbt.figures import warehouse_figures
+from tests.dbt.figures import expected_figures, warehouse_figures
 
 # Every mart, with the columns that identify a row (for order-independent comparison).
 MART_KEYS = {
@@ -27,17 +27,6 @@ MART_KEYS = {
 }
 # Columns that legitimately differ between two warehouses built from the same files.
 RUN_SPECIFIC = {"load_id"}
-
-
-def expected_figures(expected: dict) -> dict:
-    """expected.json's blocks the warehouse must reproduce (zero reject counts dropped: no rows, no group)."""
-    figures = {key: expected[key] for key in ("sources", "products", "stores", "exchange_rates", "sales")}
-    figures["sources"] = {
-        name: {**src, "rejected": {reason: n for reason, n in src["rejected"].items() if n}}
-        for name, src in expected["sources"].items()
-    }
-    figures["customers"] = {k: v for k, v in expected["customers"].items() if k != "superseded_by_kind"}
-    return figures
 
 
 def mart_rows(warehouse: Warehouse, mart: str) -> list[dict[str, Any]]:

@@ -11,8 +11,7 @@ import pytest
 from ingestion.generator import ORPHANS
 from ingestion.warehouse import Warehouse
 from tests.dbt.conftest import TARGETS, elt, loaded_and_built, rows
-from tests.dbt.figures import warehouse_figures
-from tests.dbt.test_marts import expected_figures
+from tests.dbt.figures import expected_figures, warehouse_figures
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import yaml
 from ingestion.contract import SOURCES
 from ingestion.loader import load
 from ingestion.warehouse import Warehouse
-from orchestration.dbt import PROJECT_DIR, run_dbt
+from orchestration.dbt import PROJECT_DIR, run_dbt, target_path
 
 
 def test_dbt_debug_connects_with_the_projects_own_profile(warehouse: Warehouse) -> None:
@@ -21,7 +21,7 @@ def test_dbt_debug_connects_with_the_projects_own_profile(warehouse: Warehouse) 
 def test_dbt_parse_writes_a_manifest_per_target_with_the_raw_sources(warehouse: Warehouse) -> None:
     outcome = run_dbt(warehouse, ["parse"])
     assert outcome.success, outcome.exception
-    manifest = json.loads((PROJECT_DIR / "target" / warehouse.target / "manifest.json").read_text())
+    manifest = json.loads((target_path(warehouse) / "manifest.json").read_text())
     sources = {node["name"]: node for node in manifest["sources"].values() if node["source_name"] == "raw"}
     assert set(sources) == {s.name for s in SOURCES}
     for source in SOURCES:

@@ -1,0 +1,113 @@
+"""The Airflow DAG `elt_pipeline`: it parses without errors and renders the dbt graph of the manifest (one task
+per model, one per model's tests, one per test of several models), and `airflow dags test` builds the
+marts of expected.json on both targets, recorded in audit like `elt run`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ingestion.contract import SOURCES
+from ingestion.warehouse import Warehouse
+from orchestration.dbt import ensure_manifest
+from orchestration.reports import REPORTS
+from tests.dbt.conftest import rows
+from tests.dbt.figures import expected_figures, warehouse_figures
+from tests.orchestration.airflow_support import (
+    DAGS_FOLDER,
+    PIPELINE_TASKS,
+    airflow_dags_test,
+    dbt_shape,
+    expected_task_ids,
+)
+
+
+@pytest.mark.parametrize("mode", ["watcher", "local"])
+def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
+    target: str, mode: str, airflow_home: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {**airflow_home, "ELT_TARGET": target, "ELT_COSMOS_MODE": mode}.items():
+        monkeypatch.setenv(key, value)
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert list(bag.dag_ids) == ["elt_pipeline"]
+    dag = bag.get_dag("elt_pipeline")
+    shape = dbt_shape(json.loads(ensure_manifest(Warehouse.from_env()).read_text()))
+    assert shape.models and shape.tested_models and shape.multi_model_tests
+    assert set(dag.task_dict) == expected_task_ids(shape, mode)
+
+    # The pipeline's order: start, the five loads in turn, validate, dbt, export, docs, finish.
+    loads = [f"load.load_{s.name}" for s in SOURCES]
+    chain = ["start", *loads, "validate"]
+    for before, after in zip(chain, chain[1:], strict=False):
+        assert dag.task_dict[after].upstream_task_ids == {before}
+    after_validate = {t for t, task in dag.task_dict.items() if "validate" in task.upstream_task_ids}
+    staging_runs = {f"dbt.{m}.run" for m in shape.models if m.startswith("stg_")}
+    assert after_validate == {"export", *({"dbt.dbt_producer_watcher"} if mode == "watcher" else staging_runs)}
+    export_after = dag.task_dict["export"].upstream_task_ids
+    assert {t for t in export_after if not t.startswith("dbt.")} == {"validate"}  # it reads when dbt started
+    dbt_leaves = {
+        t for t, task in dag.task_dict.items() if t.startswith("dbt.") and not task.downstream_task_ids - {"export"}
+    }
+    assert "dbt.anomaly_detection.test" in dbt_leaves and dbt_leaves <= export_after  # export waits for all of dbt
+    assert dag.task_dict["docs"].upstream_task_ids == {"export"}
+    assert dag.task_dict["finish"].upstream_task_ids == {"docs"}
+    # A model's tests run after it; a test of several models after all of them.
+    assert dag.task_dict["dbt.dim_customers.test"].upstream_task_ids == {"dbt.dim_customers.run"}
+    conservation = next(t for t in dag.task_dict if t.startswith("dbt.row_conservation_stg_customers"))
+    assert {"dbt.dim_customers.test", "dbt.stg_customers.test"} <= dag.task_dict[conservation].upstream_task_ids
+
+    # Schedule, retries, callbacks, concurrency.
+    assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.max_active_tasks == (1 if target == "duckdb" else 4)
+    for task in dag.tasks:
+        assert task.on_failure_callback, task.task_id
+        if task.task_id in PIPELINE_TASKS:
+            assert task.retry_exponential_backoff and task.retry_delay.total_seconds() == 10
+    # Assets: each load reads its file and writes its raw table; finish publishes the marts.
+    load_sales = dag.task_dict["load.load_sales"]
+    data_dir = Path(os.environ.get("ELT_DATA_DIR") or "data/sample").resolve()
+    assert [a.uri for a in load_sales.inlets] == [f"file://{data_dir / 'Sales.csv'}"]
+    assert [a.uri for a in load_sales.outlets] == [f"x-elt://{target}/raw/sales"]
+    assert {a.uri for a in dag.task_dict["finish"].outlets} >= {f"x-elt://{target}/marts/fct_sales"}
+
+
+def test_dags_test_builds_the_marts_of_expected_json(target: str, dag_env: dict[str, str], expected: dict) -> None:
+    done, states = airflow_dags_test(dag_env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    warehouse = Warehouse.from_env(environ={**os.environ, **dag_env})
+    shape = dbt_shape(json.loads(ensure_manifest(warehouse).read_text()))
+    assert set(states) == expected_task_ids(shape, "watcher")
+    assert set(states.values()) == {"success"}
+
+    conn = warehouse.connect(read_only=True)
+    try:
+        assert warehouse_figures(conn) == expected_figures(expected)
+    finally:
+        conn.close()
+
+    # The run is in audit.runs like an `elt run`, with every step timed and dbt's node results.
+    (run,) = rows(warehouse, "select * from audit.runs")
+    assert (run["trigger"], run["command"], run["status"], run["error"]) == ("airflow", "dag", "success", None)
+    assert run["rows_loaded"] == sum(f["rows"] for f in expected["files"].values())
+    assert (run["models_built"], run["models_failed"]) == (len(shape.models), 0)
+    assert (run["tests_passed"], run["tests_failed"]) == (shape.tests, 0)
+    steps = ("generate", "load", "validate", "build", "export", "docs")
+    assert all(run[f"{step}_seconds"] is not None for step in steps)
+    nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")
+    assert nodes[0]["n"] == len(shape.models) + shape.tests
+    for source in SOURCES:  # the five per-file loads share the run's load id
+        load_ids = rows(warehouse, f"select distinct _load_id as id from raw.{source.name}")
+        assert [r["id"] for r in load_ids] == [run["load_id"]]
+    reports_dir = Path(dag_env["ELT_REPORTS_DIR"])
+    for name in REPORTS:
+        with (reports_dir / f"{name}.csv").open(encoding="utf-8") as fh:
+            csv_rows = sum(1 for _ in fh) - 1
+        assert csv_rows == rows(warehouse, f"select count(*) as n from reports.{name}")[0]["n"], name
