@@ -12,10 +12,11 @@ export DO_NOT_TRACK := 1
 .PHONY: setup run docs test lint format bench airflow airflow-test clean
 
 # Airflow runs from the project: its DAGs folder, a home in .airflow/, no examples, no telemetry,
-# parallelism sane for 2 cores; the DAG's tasks find the data and the warehouse by absolute paths.
+# parallelism sane for 2 cores; the DAG's tasks find the data and the warehouse by absolute paths;
+# the venv's bin first on PATH, for the `airflow` processes that `airflow standalone` starts.
 AIRFLOW_HOME ?= $(CURDIR)/.airflow
 AIRFLOW_PORT ?= 8080
-AIRFLOW_ENV := AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/orchestration/dags \
+AIRFLOW_ENV := PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/orchestration/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
 	AIRFLOW__COSMOS__ENABLE_TELEMETRY=False AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False \
 	ELT_DATA_DIR=$(abspath $(DATA)) ELT_REPORTS_DIR=$(abspath $(or $(ELT_REPORTS_DIR),data/reports)) \
