@@ -44,6 +44,7 @@ WAREHOUSE = Warehouse.from_env()
 COSMOS_MODES = {"local": ExecutionMode.LOCAL, "watcher": ExecutionMode.WATCHER}
 COSMOS_MODE = COSMOS_MODES[os.environ.get("ELT_COSMOS_MODE", "watcher").lower()]
 DATA_DIR = steps.data_dir()
+DBT_ENV = {key: value for key, value in WAREHOUSE.dbt_env().items() if key != "PGPASSWORD"}
 
 
 def warehouse_asset(schema: str, table: str) -> Asset:
@@ -131,7 +132,8 @@ with DAG(
             install_dbt_deps=False,
             # Cosmos runs dbt in a temporary copy of the project and finds dbt's partial-parse file and
             # run_results.json in its target/ folder, so target/ rather than the per-target folder here.
-            env_vars={**OFFLINE_ENV, **WAREHOUSE.dbt_env(), "DBT_TARGET_PATH": steps.COSMOS_TARGET_DIR},
+            # No password here: these values are shown in the UI; dbt reads PGPASSWORD from the worker's env.
+            env_vars={**OFFLINE_ENV, **DBT_ENV, "DBT_TARGET_PATH": steps.COSMOS_TARGET_DIR},
         ),
         profile_config=ProfileConfig(
             profile_name="retail_elt",

@@ -30,7 +30,8 @@ from tests.orchestration.airflow_support import (
 def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
     target: str, mode: str, airflow_home: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in {**airflow_home, "ELT_TARGET": target, "ELT_COSMOS_MODE": mode}.items():
+    password = "never-shown-in-the-dag"
+    for key, value in {**airflow_home, "ELT_TARGET": target, "ELT_COSMOS_MODE": mode, "PGPASSWORD": password}.items():
         monkeypatch.setenv(key, value)
     from airflow.dag_processing.dagbag import DagBag
 
@@ -62,6 +63,10 @@ def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
     assert dag.task_dict["dbt.dim_customers.test"].upstream_task_ids == {"dbt.dim_customers.run"}
     conservation = next(t for t in dag.task_dict if t.startswith("dbt.row_conservation_stg_customers"))
     assert {"dbt.dim_customers.test", "dbt.stg_customers.test"} <= dag.task_dict[conservation].upstream_task_ids
+
+    # The dbt tasks' environment (shown in the UI) carries the warehouse's location but not its password.
+    dbt_envs = [task.env for task in dag.tasks if getattr(task, "env", None)]
+    assert dbt_envs and all(env["ELT_TARGET"] == target and password not in env.values() for env in dbt_envs)
 
     # Schedule, retries, callbacks, concurrency.
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
