@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ COSMOS_TARGET_DIR = "target"  # dbt's target path inside Cosmos' temporary copy 
 
 
 def data_dir() -> Path:
-    """Where the DAG reads the five CSVs (generated there first if missing): $ELT_DATA_DIR or data/sample."""
-    return Path(os.environ.get("ELT_DATA_DIR") or "data/sample").resolve()
+    """Where the DAG reads the five CSVs (generated there first if missing), as an absolute path."""
+    return pipeline.default_data_dir().resolve()
 
 
 def reports_dir() -> Path:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from ingestion.errors import EltError
 from ingestion.warehouse import TARGETS, Warehouse
-
-
-def _data_dir_default() -> Path:
-    return Path(os.environ.get("ELT_DATA_DIR") or "data/sample")
+from orchestration.pipeline import default_data_dir
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """`elt generate`: write the deterministic sample CSVs and expected.json."""
     from ingestion.generator import generate
 
-    out = Path(args.out) if args.out else _data_dir_default()
+    out = Path(args.out) if args.out else default_data_dir()
     expected = generate(
         out, scale=args.scale, seed=args.seed, inject_orphans=args.inject_orphans, plant_anomalies=args.plant_anomalies
     )
@@ -34,7 +30,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from ingestion.loader import load
 
     warehouse = Warehouse.from_env(args.target)
-    data_dir = Path(args.data_dir) if args.data_dir else _data_dir_default()
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     load(warehouse, data_dir, sources=args.only, out=sys.stdout)
     return 0
 
@@ -58,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.summary import print_summary
 
     warehouse = Warehouse.from_env(args.target)
-    data_dir = Path(args.data_dir) if args.data_dir else _data_dir_default()
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     reports_dir = Path(args.reports_dir) if args.reports_dir else default_reports_dir()
     result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout)
     print_summary(result, sys.stdout)

@@ -8,6 +8,7 @@ it was started.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,11 @@ def _step(result: RunResult, name: str) -> Iterator[None]:
         seconds = result.run.seconds_per_step.get(name, 0.0) + time.perf_counter() - started
         result.run.seconds_per_step[name] = round(seconds, 3)
         update_run(result.warehouse, result.run)
+
+
+def default_data_dir() -> Path:
+    """Where the five CSVs are read (and generated if missing): $ELT_DATA_DIR, default data/sample."""
+    return Path(os.environ.get("ELT_DATA_DIR") or "data/sample")
 
 
 def has_sample_data(data_dir: Path) -> bool:
