@@ -36,3 +36,7 @@ class WarehouseError(EltError):
 
 class LockTimeout(WarehouseError):
     """Another load or build holds the warehouse lock for longer than we are willing to wait."""
+
+
+class WarehouseBusy(WarehouseError):
+    """A load or build is writing to a DuckDB warehouse, which admits no reader meanwhile (try again later)."""

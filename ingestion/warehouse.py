@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ingestion.errors import LockTimeout, WarehouseError
+from ingestion.errors import LockTimeout, WarehouseBusy, WarehouseError
 
 Target = Literal["duckdb", "postgres"]
 TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
@@ -152,8 +152,9 @@ class Warehouse:
     def lock(self, timeout: float | None = None, purpose: str = "load") -> Iterator[None]:
         """Hold the warehouse lock: one load or build at a time per warehouse; others wait up to `timeout` s.
 
-        DuckDB: an exclusive flock on `<file>.lock`; Postgres: a session advisory lock. Both are released
-        by the operating system or the server if the process dies.
+        DuckDB: an exclusive flock on `<file>.lock.intent`, then on `<file>.lock` once the readers holding
+        it shared (`read_lock`) are done; Postgres: a session advisory lock. Both are released by the
+        operating system or the server if the process dies.
         """
         held = _locks_held.__dict__.setdefault("names", set())
         name = self.describe()
@@ -161,17 +162,90 @@ class Warehouse:
             yield
             return
         wait = float(os.environ.get("ELT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
-        lock = (
-            _file_lock(Path(f"{self.duckdb_path}.lock"), wait, name, purpose)
-            if self.target == "duckdb"
-            else _advisory_lock(self, wait, purpose)
-        )
+        if self.target == "duckdb":
+            lock = _writer_file_lock(self, wait, purpose)
+        else:
+            lock = _advisory_lock(self, wait, purpose)
         with lock:
             held.add(name)
             try:
                 yield
             finally:
                 held.discard(name)
+
+    @contextlib.contextmanager
+    def read_lock(self) -> Iterator[None]:
+        """For a short read by another process (the API): never waits; raises WarehouseBusy while a writer
+        holds or waits for the warehouse lock. A no-op on Postgres (readers need no lock: MVCC).
+        """
+        if self.target != "duckdb":
+            yield
+            return
+        lock = ReaderLock(self)
+        lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def writer_active(self) -> bool:
+        """True while a load or build holds (or waits for) the warehouse lock; never waits itself."""
+        if self.target == "duckdb":
+            try:
+                with self.read_lock():
+                    return False
+            except WarehouseBusy:
+                return True
+        conn = self.connect()
+        try:
+            if conn.scalar("select pg_try_advisory_lock_shared(?)", (ADVISORY_LOCK_KEY,)):
+                conn.execute("select pg_advisory_unlock_shared(?)", (ADVISORY_LOCK_KEY,))
+                return False
+            return True
+        finally:
+            conn.close()
+
+
+class ReaderLock:
+    """The reader side of a DuckDB warehouse's lock (DuckDB lets one process write and no one read meanwhile).
+
+    Writers (`Warehouse.lock`) first announce themselves with an exclusive flock on `<file>.lock.intent`,
+    then wait for the exclusive flock on `<file>.lock`. Readers hold `<file>.lock` shared while they read
+    and refuse to start once a writer has announced itself, so a stream of readers never starves a writer.
+    """
+
+    def __init__(self, warehouse: Warehouse):
+        self.path = Path(f"{warehouse.duckdb_path}.lock")
+        self.where = warehouse.describe()
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        """Take the lock shared without waiting; raise WarehouseBusy if a writer holds or awaits it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("a+")
+        try:
+            with Path(f"{self.path}.intent").open("a+") as intent:
+                fcntl.flock(intent, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise WarehouseBusy(f"a load or build is writing to {self.where}; try again shortly") from None
+        self._fh = fh
+
+    def writer_waiting(self) -> bool:
+        """True when a writer has announced itself (a reader holding the lock should let go soon)."""
+        with Path(f"{self.path}.intent").open("a+") as intent:
+            try:
+                fcntl.flock(intent, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        return False
+
+    def release(self) -> None:
+        """Let go of the lock (closing the file releases the flock)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 # The warehouses whose lock this thread holds (see Warehouse.lock).
@@ -183,7 +257,7 @@ def _wait_message(where: str, purpose: str) -> None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, wait: float, where: str, purpose: str) -> Iterator[None]:
+def _file_lock(path: Path, wait: float, where: str, purpose: str, announce: bool = True) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as fh:
         deadline = time.monotonic() + wait
@@ -195,7 +269,7 @@ def _file_lock(path: Path, wait: float, where: str, purpose: str) -> Iterator[No
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise LockTimeout(f"another run holds the warehouse lock on {where} (waited {wait:g} s)") from None
-                if not announced:
+                if not announced and announce:
                     _wait_message(where, purpose)
                     announced = True
                 time.sleep(0.1)
@@ -203,6 +277,21 @@ def _file_lock(path: Path, wait: float, where: str, purpose: str) -> Iterator[No
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _writer_file_lock(warehouse: Warehouse, wait: float, purpose: str) -> Iterator[None]:
+    """Announce the writer on `<file>.lock.intent` (new readers back off), then wait for `<file>.lock`."""
+    main = Path(f"{warehouse.duckdb_path}.lock")
+    started = time.monotonic()
+    where = warehouse.describe()
+    # The second lock's wait is computed once the first is held: what is left of the same deadline.
+    # Readers let go within moments of the announcement, so that wait is not announced.
+    with (
+        _file_lock(Path(f"{main}.intent"), wait, where, purpose),
+        _file_lock(main, max(0.0, wait - (time.monotonic() - started)), where, purpose, announce=False),
+    ):
+        yield
 
 
 @contextlib.contextmanager
@@ -247,6 +336,15 @@ class Connection:
         with self.raw.cursor() as cur:
             cur.execute(self._sql(statement), tuple(params) or None)
             return cur.fetchall() if cur.description else []
+
+    def fetch(self, statement: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        """Run one query; return its column names and rows."""
+        if self.target == "duckdb":
+            result = self.raw.execute(statement, list(params))
+            return [d[0] for d in result.description or []], result.fetchall() if result.description else []
+        with self.raw.cursor() as cur:
+            cur.execute(self._sql(statement), tuple(params) or None)
+            return [d[0] for d in cur.description or []], cur.fetchall() if cur.description else []
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""

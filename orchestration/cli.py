@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from orchestration.pipeline import build_and_record
 
     warehouse = Warehouse.from_env(args.target)
-    result = build_and_record(warehouse, select=args.select, full_refresh=args.full_refresh)
+    result = build_and_record(
+        warehouse, select=args.select, full_refresh=args.full_refresh, trigger=args.trigger, run_id=args.run_id
+    )
     if not result.success:
         print(f"error: {result.run.error}", file=sys.stderr)
         return 1
@@ -76,6 +79,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`elt serve`: the API on uvicorn; refuses to start without $ELT_API_KEY unless --dev."""
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    settings = Settings.from_env(target=args.target, dev=args.dev)
+    if settings.generated_key:
+        print(f"dev mode: X-API-Key for this server is {settings.api_key}", flush=True)
+    print(f"API on http://{args.host}:{args.port}  (OpenAPI UI /docs, dbt docs /dbt-docs/)", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `elt` and its subcommands."""
     parser = argparse.ArgumentParser(prog="elt", description="Retail ELT warehouse: raw CSV -> raw -> dbt -> marts.")
@@ -106,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_target(p)
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     p.add_argument("--select", nargs="+", metavar="SELECTOR", help="dbt node selection")
+    p.add_argument("--run-id", type=_run_id, help="record the run under this id (default: a new one)")
+    p.add_argument("--trigger", choices=("cli", "api"), default="cli", help="who started it, for audit.runs")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("run", help="the whole pipeline: generate if needed, load, build, export, docs")
@@ -118,7 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_target(p)
     p.add_argument("--out", help="output directory (default: $ELT_REPORTS_DIR or data/reports)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="the REST API (FastAPI + uvicorn); needs $ELT_API_KEY unless --dev")
+    add_target(p)
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
+    p.add_argument("--dev", action="store_true", help="without $ELT_API_KEY: make a random key and print it once")
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+def _run_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,80}", text):
+        raise argparse.ArgumentTypeError("letters, digits and . _ : - only (at most 80)")
+    return text
 
 
 def _positive_int(text: str) -> int:

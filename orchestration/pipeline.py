@@ -176,9 +176,14 @@ def _mart_rows(warehouse: Warehouse) -> dict[str, int]:
         conn.close()
 
 
-def _run(warehouse: Warehouse, trigger: str, command: str, steps: Callable[[RunResult], None]) -> RunResult:
+def _run(
+    warehouse: Warehouse, trigger: str, command: str, steps: Callable[[RunResult], None], run_id: str | None = None
+) -> RunResult:
     """Run `steps` under the warehouse lock with a run record: `success`, or `failed` with the error."""
-    result = RunResult(RunRecord(trigger=trigger, command=command, target=warehouse.target), warehouse)
+    run = RunRecord(trigger=trigger, command=command, target=warehouse.target)
+    if run_id:
+        run.run_id = run_id
+    result = RunResult(run, warehouse)
     with warehouse.lock(purpose=command):
         start_run(warehouse, result.run)
         try:
@@ -219,10 +224,15 @@ def run_pipeline(
 
 
 def build_and_record(
-    warehouse: Warehouse, select: list[str] | None = None, full_refresh: bool = False, trigger: str = "cli"
+    warehouse: Warehouse,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    trigger: str = "cli",
+    run_id: str | None = None,
 ) -> RunResult:
-    """`elt build`: dbt build with dbt's own log, recorded in audit.runs and audit.node_results."""
-    return _run(warehouse, trigger, "build", lambda result: build_step(result, select, full_refresh))
+    """`elt build`: dbt build with dbt's own log, recorded in audit.runs and audit.node_results
+    (under `run_id` when the caller chose it, e.g. the API, which answers with it before the build starts)."""
+    return _run(warehouse, trigger, "build", lambda result: build_step(result, select, full_refresh), run_id)
 
 
 def begin_run(warehouse: Warehouse, run_id: str, trigger: str, command: str) -> RunResult:

@@ -1,0 +1,89 @@
+"""Dependencies of the routes: settings, the API key, a read-only warehouse connection, artifacts,
+pagination. Everything long-lived hangs off `app.state`, made once by `api.main.create_app`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import APIKeyHeader
+
+from api.artifacts import ArtifactStore
+from api.db import WarehouseReader
+from api.launcher import RunLauncher
+from api.settings import Settings
+from ingestion.warehouse import Connection
+
+MAX_PAGE = 1_000_000  # keeps (page - 1) * page_size far inside a 64-bit offset
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The server's ELT_API_KEY")
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def require_api_key(request: Request, provided: Annotated[str | None, Depends(api_key_header)] = None) -> None:
+    """401 unless the X-API-Key header equals ELT_API_KEY (compared in constant time)."""
+    expected = get_settings(request).api_key.encode()
+    if provided is None or not hmac.compare_digest(provided.encode("utf-8", "surrogateescape"), expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+
+
+def get_reader(request: Request) -> WarehouseReader:
+    """The app's warehouse reader."""
+    return request.app.state.reader
+
+
+def get_connection(reader: Annotated[WarehouseReader, Depends(get_reader)]) -> Iterator[Connection]:
+    """A read-only warehouse connection for this request."""
+    with reader.connection() as conn:
+        yield conn
+
+
+def get_artifacts(request: Request) -> ArtifactStore:
+    """The dbt artifacts of the served target."""
+    return request.app.state.artifacts
+
+
+def get_launcher(request: Request) -> RunLauncher:
+    """Starts and tracks builds."""
+    return request.app.state.launcher
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """`page` (from 1) and `page_size` (1-500, default 50)."""
+
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        """Rows before this page."""
+        return (self.page - 1) * self.page_size
+
+    def slice(self, items: list) -> list:
+        """This page of an in-memory list."""
+        return items[self.offset : self.offset + self.page_size]
+
+
+def pagination(
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page number, from 1")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500, description="items per page (1-500)")] = 50,
+) -> Pagination:
+    """The page the client asks for."""
+    return Pagination(page, page_size)
+
+
+Conn = Annotated[Connection, Depends(get_connection)]
+Artifacts = Annotated[ArtifactStore, Depends(get_artifacts)]
+Paging = Annotated[Pagination, Depends(pagination)]

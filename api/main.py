@@ -1,0 +1,74 @@
+"""The FastAPI app: `create_app(settings)` wires the routers, the shared state and the error handlers.
+
+Run it with `elt serve` (or `uvicorn --factory api.main:create_app`, which reads the settings from the
+environment and refuses to start without ELT_API_KEY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import duckdb
+import psycopg2.errors
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.artifacts import ArtifactMissing, ArtifactStore
+from api.db import WarehouseReader
+from api.deps import require_api_key
+from api.launcher import RunLauncher
+from api.routes import artifacts, dbt_docs, health, models, rejected, reports, runs, sources, tests
+from api.settings import Settings
+from ingestion.errors import WarehouseBusy, WarehouseError
+
+DESCRIPTION = """
+Run results, dbt resources (shaped after dbt's Discovery API: keyed by `unique_id`, definition apart from
+what is applied), the nine reports and the dbt docs site of the retail ELT warehouse.
+
+Every route but `/health`, `/docs` and `/dbt-docs/` needs the `X-API-Key` header.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for `settings` (default: from the environment; raises ConfigError without ELT_API_KEY)."""
+    settings = settings or Settings.from_env()
+    reader = WarehouseReader(settings.warehouse, settings.pool_size, settings.statement_timeout_ms)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        reader.close()
+
+    app = FastAPI(title="Retail ELT warehouse API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.reader = reader
+    app.state.artifacts = ArtifactStore(settings.dbt_target_path)
+    app.state.launcher = RunLauncher(settings)
+
+    keyed = [Depends(require_api_key)]
+    app.include_router(health.router)
+    app.include_router(dbt_docs.router)
+    for module in (runs, models, tests, sources, reports, rejected, artifacts):
+        app.include_router(module.router, dependencies=keyed)
+
+    app.add_exception_handler(WarehouseBusy, _busy)
+    app.add_exception_handler(WarehouseError, _unavailable)
+    app.add_exception_handler(ArtifactMissing, _unavailable)
+    # A warehouse never built (no audit or mart tables yet), or a query over the statement timeout.
+    for error in (duckdb.CatalogException, psycopg2.errors.UndefinedTable, psycopg2.errors.QueryCanceled):
+        app.add_exception_handler(error, _not_built)
+    return app
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _not_built(request: Request, exc: Exception) -> JSONResponse:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return JSONResponse({"detail": f"the warehouse cannot answer yet (run `elt run`): {first_line}"}, status_code=503)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503)

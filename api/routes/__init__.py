@@ -1,0 +1,1 @@
+"""One router per resource (SPEC section 9)."""

@@ -1,0 +1,59 @@
+"""GET /dbt-docs/: the dbt docs site `dbt docs generate` wrote (index.html, manifest.json, catalog.json).
+
+Only those three names are served, from the target folder; compiled SQL and other files there are not.
+Like the OpenAPI docs, the site needs no API key (a browser cannot send one).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import FileResponse, RedirectResponse
+
+from api.deps import Artifacts
+from api.schemas import ErrorBody
+
+router = APIRouter(prefix="/dbt-docs", tags=["dbt docs"])
+
+
+class DocsFile(StrEnum):
+    """The files of the docs site."""
+
+    index = "index.html"
+    manifest = "manifest.json"
+    catalog = "catalog.json"
+
+
+MEDIA_TYPES = {DocsFile.index: "text/html; charset=utf-8"}
+
+
+@router.get("", include_in_schema=False)
+def docs_root_redirect() -> RedirectResponse:
+    """The site fetches its JSON relative to its URL, so it lives under a trailing slash."""
+    return RedirectResponse("/dbt-docs/", status_code=status.HTTP_308_PERMANENT_REDIRECT)
+
+
+@router.get(
+    "/", response_class=FileResponse, responses={200: {"content": {"text/html": {}}}, 404: {"model": ErrorBody}}
+)
+def docs_index(artifacts: Artifacts) -> FileResponse:
+    """The docs site's page."""
+    return _serve(artifacts, DocsFile.index)
+
+
+@router.get(
+    "/{file}", response_class=FileResponse, responses={200: {"content": {"*/*": {}}}, 404: {"model": ErrorBody}}
+)
+def docs_file(file: DocsFile, artifacts: Artifacts) -> FileResponse:
+    """index.html, manifest.json or catalog.json of the site."""
+    return _serve(artifacts, file)
+
+
+def _serve(artifacts: Artifacts, file: DocsFile) -> FileResponse:
+    path = artifacts.target_path / file.value
+    if not path.is_file():
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"the dbt docs site has not been generated: run `elt run` ({file.value})"
+        )
+    return FileResponse(path, media_type=MEDIA_TYPES.get(file, "application/json"))

@@ -1,0 +1,155 @@
+"""Pipeline runs from audit.runs: the list, one run, its dbt nodes; POST /runs starts a build."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+
+from api.db import WarehouseReader, fetch_dicts
+from api.deps import Conn, Paging, get_launcher, get_reader
+from api.launcher import LaunchedRun, RunInProgress, RunLauncher
+from api.schemas import ErrorBody, NodeRunResult, Page, RunAccepted, RunDetail, RunRequest, RunSummary
+from ingestion.errors import WarehouseBusy
+from orchestration.run_audit import STEPS
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+RunStatus = Literal["running", "success", "failed", "interrupted"]
+NodeStatus = Literal["success", "error", "skipped", "pass", "fail", "warn"]
+_SUMMARY = (
+    "run_id, trigger, command, target, status, started_at, finished_at, seconds, rows_loaded, models_built,"
+    " models_failed, tests_passed, tests_failed, tests_warned, error"
+)
+_DETAIL = f"{_SUMMARY}, load_id, {', '.join(f'{step}_seconds' for step in STEPS)}"
+_SELECTOR = re.compile(r"[A-Za-z0-9_.+*@:/][A-Za-z0-9_.+*@:/,-]{0,199}")
+
+
+@router.get("", response_model=Page[RunSummary])
+def list_runs(
+    conn: Conn,
+    paging: Paging,
+    run_status: Annotated[RunStatus | None, Query(alias="status")] = None,
+    trigger: Annotated[Literal["cli", "airflow", "api"] | None, Query()] = None,
+) -> Page[RunSummary]:
+    """Pipeline runs, newest first; filter by `status` and `trigger`."""
+    clauses, params = [], []
+    if run_status:
+        clauses.append("status = ?")
+        params.append(run_status)
+    if trigger:
+        clauses.append("trigger = ?")
+        params.append(trigger)
+    where = f" where {' and '.join(clauses)}" if clauses else ""
+    total = conn.scalar(f"select count(*) from audit.runs{where}", params)
+    rows = fetch_dicts(
+        conn,
+        f"select {_SUMMARY} from audit.runs{where} order by started_at desc, run_id desc limit ? offset ?",
+        (*params, paging.page_size, paging.offset),
+    )
+    return Page(items=[RunSummary(**row) for row in rows], page=paging.page, page_size=paging.page_size, total=total)
+
+
+@router.get("/{run_id}", response_model=RunDetail, responses={404: {"model": ErrorBody}})
+def get_run(
+    run_id: str,
+    reader: Annotated[WarehouseReader, Depends(get_reader)],
+    launcher: Annotated[RunLauncher, Depends(get_launcher)],
+) -> RunDetail:
+    """One run with its seconds per step; a build started here shows as `running` before its row exists."""
+    launched = launcher.get(run_id)
+    try:
+        with reader.connection() as conn:
+            rows = fetch_dicts(conn, f"select {_DETAIL} from audit.runs where run_id = ?", (run_id,))
+    except WarehouseBusy:
+        if launched is None:
+            raise
+        rows = []  # our own build is writing: answer from what the launcher knows
+    if rows:
+        row = rows[0]
+        seconds = {step: row.pop(f"{step}_seconds") for step in STEPS}
+        return RunDetail(**row, seconds_per_step={k: v for k, v in seconds.items() if v is not None})
+    if launched is not None:
+        return _launched_detail(launched, reader.warehouse.target)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+
+
+@router.get("/{run_id}/nodes", response_model=Page[NodeRunResult], responses={404: {"model": ErrorBody}})
+def run_nodes(
+    run_id: str,
+    conn: Conn,
+    paging: Paging,
+    node_status: Annotated[NodeStatus | None, Query(alias="status")] = None,
+    resource_type: Annotated[Literal["model", "test", "unit_test", "seed", "snapshot"] | None, Query()] = None,
+) -> Page[NodeRunResult]:
+    """The dbt nodes a run executed, in execution order; filter by `status` and `resource_type`."""
+    if not conn.scalar("select count(*) from audit.runs where run_id = ?", (run_id,)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+    clauses, params = ["run_id = ?"], [run_id]
+    if node_status:
+        clauses.append("status = ?")
+        params.append(node_status)
+    if resource_type:
+        clauses.append("resource_type = ?")
+        params.append(resource_type)
+    where = " where " + " and ".join(clauses)
+    total = conn.scalar(f"select count(*) from audit.node_results{where}", params)
+    rows = fetch_dicts(
+        conn,
+        "select unique_id, name, resource_type, attached_model, run_id, invocation_id, status, started_at,"
+        " completed_at, execution_seconds, rows_affected, row_count, failures, message"
+        f" from audit.node_results{where} order by started_at nulls last, unique_id limit ? offset ?",
+        (*params, paging.page_size, paging.offset),
+    )
+    return Page(items=[NodeRunResult(**row) for row in rows], page=paging.page, page_size=paging.page_size, total=total)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunAccepted,
+    responses={409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def start_run(
+    response: Response,
+    launcher: Annotated[RunLauncher, Depends(get_launcher)],
+    request: RunRequest | None = None,
+) -> RunAccepted:
+    """Start `dbt build` (all nodes, or `select`) in the background: 202 with the run id; 409 while a run is on."""
+    request = request or RunRequest()
+    for selector in request.select or []:
+        if not _SELECTOR.fullmatch(selector):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"selector {selector!r}: letters, digits and _.+*@:/,- only",
+            )
+    try:
+        run = launcher.start(request.select, request.full_refresh)
+    except RunInProgress as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    url = f"/runs/{run.run_id}"
+    response.headers["Location"] = url
+    return RunAccepted(run_id=run.run_id, status="running", url=url)
+
+
+def _launched_detail(run: LaunchedRun, target: str) -> RunDetail:
+    return RunDetail(
+        run_id=run.run_id,
+        trigger="api",
+        command="build",
+        target=target,
+        status=run.status,
+        started_at=run.started_at,
+        finished_at=None,
+        seconds=None,
+        rows_loaded=None,
+        models_built=None,
+        models_failed=None,
+        tests_passed=None,
+        tests_failed=None,
+        tests_warned=None,
+        error=run.error(),
+        load_id=None,
+        seconds_per_step={},
+    )

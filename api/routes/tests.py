@@ -1,0 +1,48 @@
+"""dbt data tests and unit tests: definition from the manifest, last attempt and last success."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.applied import applied_states, never_applied
+from api.artifacts import Artifact, data_test_definition, manifest_nodes
+from api.deps import Artifacts, Conn, Paging
+from api.schemas import DataTestResource, Page
+
+router = APIRouter(tags=["dbt resources"])
+
+TestStatus = Literal["pass", "fail", "warn", "error", "skipped", "not_run"]
+
+
+@router.get("/tests", response_model=Page[DataTestResource])
+def list_tests(
+    artifacts: Artifacts,
+    conn: Conn,
+    paging: Paging,
+    test_status: Annotated[TestStatus | None, Query(alias="status", description="status of the last attempt")] = None,
+    model: Annotated[str | None, Query(max_length=200, description="only tests about this model (name)")] = None,
+) -> Page[DataTestResource]:
+    """Every data test and unit test by unique_id; filter by the last attempt's `status` or by `model`."""
+    manifest = artifacts.load(Artifact.manifest)
+    nodes = {**manifest_nodes(manifest, "test"), **manifest_nodes(manifest, "unit_test")}
+    states = applied_states(conn, nodes)
+    items = []
+    for uid in sorted(nodes):
+        node = nodes[uid]
+        definition = data_test_definition(manifest, node)
+        applied = states.get(uid, never_applied())
+        last = applied.last_attempt.status if applied.last_attempt else "not_run"
+        if (test_status and last != test_status) or (model and definition.attached_model != model):
+            continue
+        items.append(
+            DataTestResource(
+                unique_id=uid,
+                name=node.get("name") or uid,
+                resource_type=node["resource_type"],
+                definition=definition,
+                applied=applied,
+            )
+        )
+    return Page(items=paging.slice(items), page=paging.page, page_size=paging.page_size, total=len(items))
