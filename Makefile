@@ -9,7 +9,7 @@ DOCS_PORT ?= 8081
 
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run docs test lint format bench airflow airflow-test clean
+.PHONY: setup run docs test lint format bench api airflow airflow-test clean
 
 # Airflow runs from the project: its DAGs folder, a home in .airflow/, no examples, no telemetry,
 # parallelism sane for 2 cores; the DAG's tasks find the data and the warehouse by absolute paths;
@@ -48,9 +48,13 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## load benchmark (ours vs bare COPY/read_csv vs pandas to_sql, scale 1 and 10); DAG parse time
+bench: setup  ## load benchmark (ours vs bare COPY/read_csv vs pandas to_sql, scale 1 and 10); DAG parse time; API latency
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/dag_parse.py
+	$(BIN)/python bench/api.py
+
+api: setup  ## the REST API on http://127.0.0.1:8000 (OpenAPI UI /docs); without ELT_API_KEY a dev key is printed
+	$(BIN)/elt serve --target $(TARGET) $(if $(ELT_API_KEY),,--dev)
 
 airflow: setup  ## Airflow UI with the elt_pipeline DAG on http://localhost:8080 (user admin); Ctrl-C stops it
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate >/dev/null

@@ -6,8 +6,11 @@ lock, and lets go of both as soon as a load or build announces itself, or after 
 (so `dbt build` run by hand finds the file free). While a writer works, requests get WarehouseBusy
 (503 with Retry-After); the next request after it opens the file again and sees its result.
 
-Postgres: a pool of read-only sessions with a statement timeout; at most `pool_size` requests query at
-once, the others wait their turn.
+Postgres: a pool of read-only sessions with a statement timeout. Route handlers take their connection
+through `api.deps.get_connection`, which lets at most `pool_size` requests hold one and makes the others
+wait in the event loop, not in a worker thread (threads blocked waiting for a connection would starve
+the handlers that hold one). Other callers (health, CSV streams) draw on the pool's other `pool_size`
+connections and get WarehouseBusy when none is free.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg2
-from psycopg2.pool import ThreadedConnectionPool
+from psycopg2.pool import PoolError, ThreadedConnectionPool
 
 from ingestion.errors import WarehouseBusy, WarehouseError
 from ingestion.warehouse import Connection, ReaderLock, Warehouse
@@ -34,7 +37,6 @@ class WarehouseReader:
         self.pool_size = pool_size
         self.statement_timeout_ms = statement_timeout_ms
         self._pool: AutocommitPool | None = None
-        self._slots = threading.BoundedSemaphore(pool_size)
         self._pool_lock = threading.Lock()
         self._duckdb = DuckDBReadHandle(warehouse)
 
@@ -45,20 +47,21 @@ class WarehouseReader:
             with self._duckdb.cursor() as conn:
                 yield conn
             return
-        with self._slots:
-            pool = self._postgres_pool()
-            try:
-                raw = pool.getconn()
-            except psycopg2.Error as exc:
-                raise WarehouseError(f"cannot connect to {self.warehouse.describe()}: {str(exc).strip()}") from None
-            broken = False
-            try:
-                yield Connection("postgres", raw)
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                broken = True
-                raise
-            finally:
-                pool.putconn(raw, close=broken or bool(raw.closed))
+        pool = self._postgres_pool()
+        try:
+            raw = pool.getconn()
+        except PoolError:
+            raise WarehouseBusy(f"all {pool.maxconn} connections to {self.warehouse.describe()} are busy") from None
+        except psycopg2.Error as exc:
+            raise WarehouseError(f"cannot connect to {self.warehouse.describe()}: {str(exc).strip()}") from None
+        broken = False
+        try:
+            yield Connection("postgres", raw)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True
+            raise
+        finally:
+            pool.putconn(raw, close=broken or bool(raw.closed))
 
     def _postgres_pool(self) -> AutocommitPool:
         with self._pool_lock:
@@ -66,7 +69,7 @@ class WarehouseReader:
                 options = f"-c default_transaction_read_only=on -c statement_timeout={self.statement_timeout_ms}"
                 self._pool = AutocommitPool(
                     0,
-                    self.pool_size,
+                    2 * self.pool_size,  # pool_size for route handlers (see api.deps), as many for the rest
                     **self.warehouse.postgres.connect_kwargs(),
                     application_name="elt-api",
                     options=options,

@@ -4,10 +4,11 @@ pagination. Everything long-lived hangs off `app.state`, made once by `api.main.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 
@@ -43,10 +44,31 @@ def get_reader(request: Request) -> WarehouseReader:
     return request.app.state.reader
 
 
-def get_connection(reader: Annotated[WarehouseReader, Depends(get_reader)]) -> Iterator[Connection]:
-    """A read-only warehouse connection for this request."""
-    with reader.connection() as conn:
-        yield conn
+async def get_connection(request: Request) -> AsyncIterator[Connection]:
+    """A read-only warehouse connection for this request.
+
+    At most `pool_size` requests hold one; the others wait here, in the event loop. Opening and closing
+    run in worker threads (they block), and the handler runs in another: had the wait been in a worker
+    thread too, enough waiting requests would leave no thread for the handlers holding connections.
+    """
+    reader: WarehouseReader = request.app.state.reader
+    async with _limiter(request, reader.pool_size):
+        opened = reader.connection()
+        conn = await anyio.to_thread.run_sync(opened.__enter__)
+        try:
+            yield conn
+        except BaseException as exc:
+            await anyio.to_thread.run_sync(opened.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        await anyio.to_thread.run_sync(opened.__exit__, None, None, None)
+
+
+def _limiter(request: Request, size: int) -> anyio.CapacityLimiter:
+    """The app's limit on requests holding a connection, made in the running event loop on first use."""
+    state = request.app.state
+    if getattr(state, "connection_limiter", None) is None:
+        state.connection_limiter = anyio.CapacityLimiter(size)
+    return state.connection_limiter
 
 
 def get_artifacts(request: Request) -> ArtifactStore:

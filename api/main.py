@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.connection_limiter = None  # made afresh in this event loop (see api.deps.get_connection)
         yield
         reader.close()
 

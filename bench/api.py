@@ -253,7 +253,7 @@ def main() -> int:
         f"machine: {platform.node()} {platform.machine()}, {cpus} cores, Python {platform.python_version()}"
         f" (load generator and server share these {cpus} cores)"
     )
-    print(f"GET {PATH}, {args.seconds:g} s per level, closed loop")
+    print(f"GET {PATH}, {args.seconds:g} s per level, closed loop", flush=True)
     header = f"{'target':<9} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6}"
     all_results: dict[str, list[Result]] = {}
     failed = False
