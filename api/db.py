@@ -192,3 +192,14 @@ def stream_rows(conn: Connection, statement: str, params: Sequence[Any] = (), ba
         cur.execute(statement.replace("?", "%s"), tuple(params) or None)
         while rows := cur.fetchmany(batch):
             yield rows
+
+
+def where_equal(**columns: Any) -> tuple[str, list[Any]]:
+    """` where a = ? and b = ?` for the columns given a value (None: not filtered), and the values in order.
+
+    Column names come from the caller's code, never from the client; the values are bound parameters.
+    """
+    given = {column: value for column, value in columns.items() if value is not None}
+    if not given:
+        return "", []
+    return " where " + " and ".join(f"{column} = ?" for column in given), list(given.values())

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.db import fetch_dicts
+from api.db import fetch_dicts, where_equal
 from api.deps import Conn, Paging
 from api.schemas import Page, RejectedRecord
 
@@ -23,14 +23,7 @@ def list_rejected(
     reason: Annotated[str | None, Query(max_length=64, description="e.g. invalid_key, orphan_customer")] = None,
 ) -> Page[RejectedRecord]:
     """Rejected records by source and source row; filter by `source` and `reason`."""
-    clauses, params = [], []
-    if source:
-        clauses.append("source = ?")
-        params.append(source)
-    if reason:
-        clauses.append("reason = ?")
-        params.append(reason.replace("\x00", ""))
-    where = f" where {' and '.join(clauses)}" if clauses else ""
+    where, params = where_equal(source=source, reason=reason.replace("\x00", "") if reason else None)
     total = conn.scalar(f"select count(*) from marts.rejected_records{where}", params)
     rows = fetch_dicts(
         conn,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
-from api.db import WarehouseReader, fetch_dicts
+from api.db import WarehouseReader, fetch_dicts, where_equal
 from api.deps import Conn, Paging, get_launcher, get_reader
 from api.launcher import LaunchedRun, RunInProgress, RunLauncher
 from api.schemas import ErrorBody, NodeRunResult, Page, RunAccepted, RunDetail, RunRequest, RunSummary
@@ -34,14 +34,7 @@ def list_runs(
     trigger: Annotated[Literal["cli", "airflow", "api"] | None, Query()] = None,
 ) -> Page[RunSummary]:
     """Pipeline runs, newest first; filter by `status` and `trigger`."""
-    clauses, params = [], []
-    if run_status:
-        clauses.append("status = ?")
-        params.append(run_status)
-    if trigger:
-        clauses.append("trigger = ?")
-        params.append(trigger)
-    where = f" where {' and '.join(clauses)}" if clauses else ""
+    where, params = where_equal(status=run_status, trigger=trigger)
     total = conn.scalar(f"select count(*) from audit.runs{where}", params)
     rows = fetch_dicts(
         conn,
@@ -86,14 +79,7 @@ def run_nodes(
     """The dbt nodes a run executed, in execution order; filter by `status` and `resource_type`."""
     if not conn.scalar("select count(*) from audit.runs where run_id = ?", (run_id,)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
-    clauses, params = ["run_id = ?"], [run_id]
-    if node_status:
-        clauses.append("status = ?")
-        params.append(node_status)
-    if resource_type:
-        clauses.append("resource_type = ?")
-        params.append(resource_type)
-    where = " where " + " and ".join(clauses)
+    where, params = where_equal(run_id=run_id, status=node_status, resource_type=resource_type)
     total = conn.scalar(f"select count(*) from audit.node_results{where}", params)
     rows = fetch_dicts(
         conn,
