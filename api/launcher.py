@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from api.db import WarehouseReader
 from api.settings import Settings
 from ingestion.audit import new_id, utc_now
-from ingestion.errors import EltError
+from ingestion.errors import EltError, WarehouseError
 
 
 class RunInProgress(EltError):
@@ -60,8 +61,9 @@ class LaunchedRun:
 class RunLauncher:
     """Starts builds and keeps track of the ones this process started."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, reader: WarehouseReader):
         self.settings = settings
+        self.reader = reader
         self._lock = threading.Lock()
         self._runs: dict[str, LaunchedRun] = {}
         self._logs = Path(tempfile.mkdtemp(prefix="elt-api-runs-"))
@@ -70,7 +72,9 @@ class RunLauncher:
         """Start `elt build` in the background; RunInProgress while this API's or anyone's build runs."""
         with self._lock:
             current = next((run for run in self._runs.values() if run.running), None)
-            if current is not None:
+            if current is not None and self._outcome_recorded(current.run_id):
+                current.process.wait(timeout=30)  # it exits moments after its row shows the outcome
+            elif current is not None:
                 raise RunInProgress(f"run {current.run_id} is still running")
             if self.settings.warehouse.writer_active():
                 raise RunInProgress(f"another load or build is running on {self.settings.warehouse.describe()}")
@@ -98,6 +102,15 @@ class RunLauncher:
             run = LaunchedRun(run_id, command, process, log_path)
             self._runs[run_id] = run
             return run
+
+    def _outcome_recorded(self, run_id: str) -> bool:
+        """True once audit.runs shows the run's outcome (a DuckDB file still being written counts as not yet)."""
+        try:
+            with self.reader.connection() as conn:
+                status = conn.scalar("select status from audit.runs where run_id = ?", (run_id,))
+        except WarehouseError:
+            return False
+        return status in ("success", "failed")
 
     def get(self, run_id: str) -> LaunchedRun | None:
         """A build this process started, or None."""

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.reader = reader
     app.state.artifacts = ArtifactStore(settings.dbt_target_path)
-    app.state.launcher = RunLauncher(settings)
+    app.state.launcher = RunLauncher(settings, reader)
 
     keyed = [Depends(require_api_key)]
     app.include_router(health.router)

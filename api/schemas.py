@@ -4,12 +4,20 @@ last success, separately)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 T = TypeVar("T")
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# The audit tables and dbt store UTC without a zone; the API says so (`...Z`), as RFC 3339 asks.
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -35,8 +43,8 @@ class LastRun(BaseModel):
     status: str
     trigger: str
     command: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 class Health(BaseModel):
@@ -60,8 +68,8 @@ class RunSummary(BaseModel):
     command: str
     target: str
     status: str
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     seconds: float | None
     rows_loaded: int | None
     models_built: int | None
@@ -103,8 +111,8 @@ class NodeExecution(BaseModel):
     run_id: str
     invocation_id: str
     status: str
-    started_at: datetime | None
-    completed_at: datetime | None
+    started_at: UtcDatetime | None
+    completed_at: UtcDatetime | None
     execution_seconds: float | None
     rows_affected: int | None
     row_count: int | None
@@ -197,15 +205,15 @@ class LoadInfo(BaseModel):
     rows: int | None
     bytes: int | None
     sha256: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     error: str | None
 
 
 class Freshness(BaseModel):
     """How old the source's data is: the age of its latest successful load."""
 
-    loaded_at: datetime | None
+    loaded_at: UtcDatetime | None
     age_seconds: float | None
     status: Literal["fresh", "stale", "never_loaded", "not_tracked"]
     stale_after_seconds: float | None

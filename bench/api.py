@@ -46,6 +46,7 @@ class Result:
     """What one load level measured."""
 
     clients: int
+    workers: int = 1  # uvicorn processes serving
     latencies: list[float] = field(default_factory=list)  # seconds, 200 responses only
     requests: int = 0
     errors: Counter = field(default_factory=Counter)  # "503" / "ConnectTimeout" -> count
@@ -92,13 +93,14 @@ def tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start_server(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(target: str, env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
     """Start `elt serve` on a free port; return the process and its base URL once /health answers 200."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("ab") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port), "--target", target],
+            [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port), "--target", target]
+            + ["--workers", str(workers)],
             env=env,
             cwd=PROJECT_DIR,
             stdout=fh,
@@ -215,7 +217,9 @@ def drop_database(env: dict[str, str], name: str) -> None:
     con.close()
 
 
-def measure_target(target: str, workdir: Path, data_dir: Path, clients: list[int], seconds: float) -> list[Result]:
+def measure_target(
+    target: str, workdir: Path, data_dir: Path, clients: list[int], seconds: float, workers: list[int]
+) -> list[Result]:
     """Build the warehouse, serve it, and run every load level against it."""
     env, database = build_warehouse(target, workdir, data_dir)
     log = workdir / f"{target}-server.log"
@@ -224,11 +228,15 @@ def measure_target(target: str, workdir: Path, data_dir: Path, clients: list[int
         cli(["run", "--data-dir", str(data_dir), "--target", target], env, workdir / f"{target}-run.log")
         print(f"  {target}: warehouse built in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         api_key = secrets.token_urlsafe(24)
-        proc, base = start_server(target, {**env, "ELT_API_KEY": api_key}, log)
-        try:
-            results = [run_level(base, api_key, n, seconds) for n in clients]
-        finally:
-            stop_server(proc)
+        results = []
+        for count in workers:
+            proc, base = start_server(target, {**env, "ELT_API_KEY": api_key}, log, count)
+            try:
+                for n in clients:
+                    results.append(run_level(base, api_key, n, seconds))
+                    results[-1].workers = count
+            finally:
+                stop_server(proc)
     finally:
         if database:
             drop_database(env, database)
@@ -246,6 +254,9 @@ def main() -> int:
     parser.add_argument("--targets", nargs="+", choices=("duckdb", "postgres"), default=["duckdb"])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, GOAL_CLIENTS])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn processes (elt serve --workers)"
+    )
     args = parser.parse_args()
 
     cpus = os.cpu_count()
@@ -254,7 +265,8 @@ def main() -> int:
         f" (load generator and server share these {cpus} cores)"
     )
     print(f"GET {PATH}, {args.seconds:g} s per level, closed loop", flush=True)
-    header = f"{'target':<9} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6}"
+    header = f"{'target':<9} {'workers':>7} {'clients':>7} {'requests':>8} {'req/s':>8}"
+    header += f" {'p50 ms':>8} {'p95 ms':>8} {'errors':>6}"
     all_results: dict[str, list[Result]] = {}
     failed = False
     with tempfile.TemporaryDirectory(prefix="elt-bench-api-") as tmp:
@@ -262,20 +274,21 @@ def main() -> int:
         data_dir = workdir / "data"
         cli(["generate", "--out", str(data_dir)], {**os.environ, "DO_NOT_TRACK": "1"}, workdir / "generate.log")
         for target in args.targets:
-            all_results[target] = measure_target(target, workdir, data_dir, args.clients, args.seconds)
+            all_results[target] = measure_target(target, workdir, data_dir, args.clients, args.seconds, args.workers)
     print(header)
     print("-" * len(header))
     for target, results in all_results.items():
         for r in results:
             p50, p95 = r.percentile_ms(50), r.percentile_ms(95)
             print(
-                f"{target:<9} {r.clients:>7} {r.requests:>8} {r.requests / r.elapsed:>8.1f}"
+                f"{target:<9} {r.workers:>7} {r.clients:>7} {r.requests:>8} {r.requests / r.elapsed:>8.1f}"
                 f" {_ms(p50):>8} {_ms(p95):>8} {r.error_count:>6}"
             )
             if r.errors:
                 failed = True
                 print(f"{'':<9} errors: {', '.join(f'{k} x{v}' for k, v in r.errors.most_common())}")
-    goal = next((r for r in all_results.get("duckdb", []) if r.clients == GOAL_CLIENTS), None)
+    at_goal = [r for r in all_results.get("duckdb", []) if r.clients == GOAL_CLIENTS and r.percentile_ms(95)]
+    goal = min(at_goal, key=lambda r: r.percentile_ms(95), default=None)  # the best worker count
     p95 = goal.percentile_ms(95) if goal else None
     if p95 is None:
         print(f"goal: p95 < {GOAL_P95_MS:g} ms at {GOAL_CLIENTS} clients on DuckDB: not measured")
@@ -284,7 +297,7 @@ def main() -> int:
         failed |= not met
         print(
             f"goal: p95 < {GOAL_P95_MS:g} ms at {GOAL_CLIENTS} clients on DuckDB: {'met' if met else 'missed'}"
-            f" ({p95:.1f} ms)"
+            f" ({p95:.1f} ms, {goal.workers} worker{'s' if goal.workers > 1 else ''})"
         )
     print(f"note: the load generator's threads run on the same {cpus} cores as the server, so latencies include")
     print("      client-side contention; p50/p95 are over the 200 responses, errors are any other outcome.")

@@ -81,6 +81,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`elt serve`: the API on uvicorn; refuses to start without $ELT_API_KEY unless --dev."""
+    import os
+
     import uvicorn
 
     from api.main import create_app
@@ -90,7 +92,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.generated_key:
         print(f"dev mode: X-API-Key for this server is {settings.api_key}", flush=True)
     print(f"API on http://{args.host}:{args.port}  (OpenAPI UI /docs, dbt docs /dbt-docs/)", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        return 0
+    # Several processes: each worker builds the app from the environment, so hand it what was decided here.
+    os.environ.update({"ELT_API_KEY": settings.api_key, "ELT_TARGET": settings.warehouse.target})
+    uvicorn.run("api.main:create_app", factory=True, workers=args.workers, host=args.host, port=args.port)
     return 0
 
 
@@ -144,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="without $ELT_API_KEY: make a random key and print it once")
+    p.add_argument("--workers", type=_positive_int, default=1, help="server processes (default 1)")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -11,7 +11,7 @@ from api.db import WarehouseReader, fetch_dicts, where_equal
 from api.deps import Conn, Paging, get_launcher, get_reader
 from api.launcher import LaunchedRun, RunInProgress, RunLauncher
 from api.schemas import ErrorBody, NodeRunResult, Page, RunAccepted, RunDetail, RunRequest, RunSummary
-from ingestion.errors import WarehouseBusy
+from ingestion.errors import WarehouseError
 from orchestration.run_audit import STEPS
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -55,10 +55,10 @@ def get_run(
     try:
         with reader.connection() as conn:
             rows = fetch_dicts(conn, f"select {_DETAIL} from audit.runs where run_id = ?", (run_id,))
-    except WarehouseBusy:
+    except WarehouseError:
         if launched is None:
             raise
-        rows = []  # our own build is writing: answer from what the launcher knows
+        rows = []  # our own build is writing (or creating) the warehouse: answer from what the launcher knows
     if rows:
         row = rows[0]
         seconds = {step: row.pop(f"{step}_seconds") for step in STEPS}

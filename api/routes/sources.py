@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -11,7 +12,6 @@ from api.db import fetch_dicts
 from api.deps import Artifacts, Conn, Paging, get_settings
 from api.schemas import Freshness, LoadInfo, Page, SourceResource
 from api.settings import Settings
-from ingestion.audit import utc_now
 
 router = APIRouter(tags=["dbt resources"])
 
@@ -28,7 +28,7 @@ def list_sources(
     sources = sorted(manifest_nodes(manifest, "source").values(), key=lambda n: n["unique_id"])
     last_load = _latest_loads(conn, successful=False)
     last_good = _latest_loads(conn, successful=True)
-    now = utc_now()
+    now = datetime.now(UTC)
     items = []
     for node in paging.slice(sources):
         tracked = node.get("source_name") == "raw"

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -55,7 +56,6 @@ def test_post_runs_builds_in_the_background_one_at_a_time(
         assert (settings.dbt_target_path / "run_results.json").is_file()  # the API's own artifacts folder
         model = client.get("/models/stg_stores", headers=KEY).json()
         assert model["applied"]["last_success"]["run_id"] == run_id
-        client.app.state.launcher.wait(60)  # the process exits a moment after its row shows the outcome
         again = client.post("/runs", headers=KEY, json={"select": ["stg_stores"]})  # free again once it ended
         assert again.status_code == 202
         rerun = wait_for_run(client, again.json()["run_id"])
@@ -63,9 +63,8 @@ def test_post_runs_builds_in_the_background_one_at_a_time(
         assert client.get("/runs", headers=KEY, params={"trigger": "api"}).json()["total"] == 2
 
 
-def test_duckdb_requests_wait_out_a_writer_with_503(built: BuiltApi) -> None:
-    if built.warehouse.target != "duckdb":
-        return  # Postgres readers never wait for writers (MVCC); the DuckDB file admits one writer, no reader
+def test_duckdb_requests_wait_out_a_writer_with_503(built_apis) -> None:
+    built = built_apis.get("duckdb")  # Postgres readers never wait for writers (MVCC)
     with TestClient(create_app(built.settings())) as client:
         assert client.get("/reports/store_performance", headers=KEY).status_code == 200  # the file is now open
         with built.warehouse.lock(timeout=10, purpose="test"):  # granted once the API lets go of the file
@@ -76,6 +75,35 @@ def test_duckdb_requests_wait_out_a_writer_with_503(built: BuiltApi) -> None:
             assert health.status_code == 200 and health.json()["status"] == "busy"
             assert client.post("/runs", headers=KEY, json={}).status_code == 409
         assert client.get("/reports/store_performance", headers=KEY).status_code == 200
+        time.sleep(client.app.state.reader._duckdb.idle_seconds + 0.5)
+        # Idle, the API has let go of the file: a writer that knows nothing of our lock (dbt by hand) gets it.
+        opened = subprocess.run(
+            [sys.executable, "-c", f"import duckdb; duckdb.connect({str(built.warehouse.duckdb_path)!r}).close()"],
+            capture_output=True,
+            text=True,
+        )
+        assert opened.returncode == 0, opened.stderr
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_a_failed_background_build_shows_as_failed(warehouse: Warehouse, tmp_path: Path) -> None:
+    settings = Settings(api_key=API_KEY, warehouse=warehouse, dbt_target_path=tmp_path / "target" / "duckdb")
+    with TestClient(create_app(settings)) as client:  # nothing loaded: every staging model fails
+        started = client.post("/runs", headers=KEY, json={"select": ["stg_stores"]})
+        assert started.status_code == 202
+        run = wait_for_run(client, started.json()["run_id"])
+        assert (run["status"], run["trigger"], run["models_failed"]) == ("failed", "api", 1)
+        assert run["error"].startswith("dbt build failed on duckdb:") and "stg_stores" in run["error"]
+
+
+def test_health_and_reads_are_503_when_the_warehouse_is_unreachable(tmp_path: Path) -> None:
+    env = {"ELT_API_KEY": API_KEY, "PGPORT": "1", "ELT_DUCKDB_PATH": str(tmp_path / "missing" / "wh.duckdb")}
+    for target in ("postgres", "duckdb"):
+        with TestClient(create_app(Settings.from_env(target, environ=env))) as client:
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json()["status"] == "unreachable", target
+            runs = client.get("/runs", headers=KEY)
+            assert runs.status_code == 503 and runs.json()["detail"].startswith("cannot "), runs.text
 
 
 def _free_port() -> int:
@@ -93,8 +121,9 @@ def test_elt_serve_refuses_without_a_key_and_serves_with_dev(built: BuiltApi) ->
     assert refused.stderr.strip() == "error: ELT_API_KEY is not set: set it, or start with --dev for a random key"
 
     port = _free_port()
+    workers = "2" if built.warehouse.target == "postgres" else "1"  # both ways of serving, one per target
     server = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "serve", "--dev", "--port", str(port)],
+        [sys.executable, "-m", "orchestration.cli", "serve", "--dev", "--port", str(port), "--workers", workers],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
