@@ -97,6 +97,7 @@ class DuckDBReadHandle:
         self._db: Any = None
         self._lock: ReaderLock | None = None
         self._active = 0
+        self._opened = 0  # times the file was opened: each opening is one unchanging snapshot
         self._last_used = 0.0
         self._watcher: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -110,10 +111,10 @@ class DuckDBReadHandle:
             if self._db is None:
                 self._open()
             self._active += 1
-            db = self._db
+            db, snapshot = self._db, self._opened
         cur = db.cursor()
         try:
-            yield Connection("duckdb", cur)
+            yield Connection("duckdb", cur, snapshot=snapshot)
         finally:
             cur.close()
             with self._cond:
@@ -126,6 +127,7 @@ class DuckDBReadHandle:
         lock.acquire()  # raises WarehouseBusy while a writer holds or awaits the file
         try:
             self._db = self.warehouse.connect(read_only=True).raw
+            self._opened += 1  # a new snapshot: the file may have changed while it was closed
         except WarehouseError as exc:
             lock.release()
             if "lock" in str(exc).lower():  # a writer outside our lock (e.g. `dbt build` by hand) has the file

@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader
 from api.artifacts import ArtifactStore
 from api.db import WarehouseReader
 from api.launcher import RunLauncher
+from api.read_cache import ReadCache
 from api.settings import Settings
 from ingestion.warehouse import Connection
 
@@ -76,6 +77,11 @@ def get_artifacts(request: Request) -> ArtifactStore:
     return request.app.state.artifacts
 
 
+def get_read_cache(request: Request) -> ReadCache:
+    """Answers reused while the warehouse cannot change (see api.read_cache)."""
+    return request.app.state.read_cache
+
+
 def get_launcher(request: Request) -> RunLauncher:
     """Starts and tracks builds."""
     return request.app.state.launcher
@@ -109,3 +115,4 @@ def pagination(
 Conn = Annotated[Connection, Depends(get_connection)]
 Artifacts = Annotated[ArtifactStore, Depends(get_artifacts)]
 Paging = Annotated[Pagination, Depends(pagination)]
+Cache = Annotated[ReadCache, Depends(get_read_cache)]

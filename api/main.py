@@ -18,6 +18,7 @@ from api.artifacts import ArtifactMissing, ArtifactStore
 from api.db import WarehouseReader
 from api.deps import require_api_key
 from api.launcher import RunLauncher
+from api.read_cache import ReadCache
 from api.routes import artifacts, dbt_docs, health, models, rejected, reports, runs, sources, tests
 from api.settings import Settings
 from ingestion.errors import WarehouseBusy, WarehouseError
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reader = reader
     app.state.artifacts = ArtifactStore(settings.dbt_target_path)
     app.state.launcher = RunLauncher(settings, reader)
+    app.state.read_cache = ReadCache()
 
     keyed = [Depends(require_api_key)]
     app.include_router(health.router)

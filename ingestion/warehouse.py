@@ -321,9 +321,11 @@ def _advisory_lock(warehouse: Warehouse, wait: float, purpose: str) -> Iterator[
 class Connection:
     """A DuckDB or psycopg2 connection behind one small interface (`?` placeholders on both)."""
 
-    def __init__(self, target: Target, raw: Any):
+    def __init__(self, target: Target, raw: Any, snapshot: Any = None):
         self.target = target
         self.raw = raw
+        # Names the unchanging state of the data this connection sees, where there is one (None: unknown).
+        self.snapshot = snapshot
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.target == "postgres" else statement

@@ -13,7 +13,8 @@ from fastapi.responses import StreamingResponse
 
 from api.artifacts import Artifact
 from api.db import WarehouseReader, stream_rows
-from api.deps import Artifacts, Conn, Paging, get_reader
+from api.deps import Artifacts, Cache, Conn, Paging, get_reader
+from api.read_cache import ReadCache
 from api.report_query import CatalogColumn, QueryError, ReportQuery, build_query, json_safe, report_columns
 from api.schemas import ErrorBody, Page, ReportColumn, ReportInfo
 from ingestion.warehouse import Connection
@@ -70,12 +71,13 @@ def list_reports(artifacts: Artifacts, conn: Conn, paging: Paging) -> Page[Repor
 def report_csv(
     name: str,
     reader: Annotated[WarehouseReader, Depends(get_reader)],
+    cache: Cache,
     sort: SortParam = None,
     filters: Annotated[list[str], Query(alias="filter", max_length=10, description=FILTER_HELP)] = [],  # noqa: B006 - FastAPI copies it
 ) -> StreamingResponse:
     """The whole report (or the rows matching `filter`, in `sort` order) as CSV with a header, streamed."""
     with reader.connection() as conn:
-        columns, query = _checked_query(conn, name, sort, filters)
+        columns, query = _checked_query(conn, cache, name, sort, filters)
 
     def body() -> Iterator[str]:
         buffer = io.StringIO()
@@ -97,24 +99,30 @@ def report_csv(
 def read_report(
     name: str,
     conn: Conn,
+    cache: Cache,
     paging: Paging,
     sort: SortParam = None,
     filters: Annotated[list[str], Query(alias="filter", max_length=10, description=FILTER_HELP)] = [],  # noqa: B006 - FastAPI copies it
 ) -> Page[dict[str, Any]]:
     """One page of a report: `sort` and `filter` on its columns only; `total` counts every matching row."""
-    _, query = _checked_query(conn, name, sort, filters)
-    total = conn.scalar(query.count_sql(name), query.params)
-    columns, rows = conn.fetch(query.page_sql(name), (*query.params, paging.page_size, paging.offset))
-    items = [{column: _json_value(value) for column, value in zip(columns, row, strict=True)} for row in rows]
-    return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
+    _, query = _checked_query(conn, cache, name, sort, filters)
+
+    def read() -> Page[dict[str, Any]]:
+        total = conn.scalar(query.count_sql(name), query.params)
+        columns, rows = conn.fetch(query.page_sql(name), (*query.params, paging.page_size, paging.offset))
+        items = [{column: _json_value(value) for column, value in zip(columns, row, strict=True)} for row in rows]
+        return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
+
+    key = ("page", name, query.where, query.params, query.order_by, paging.page, paging.page_size)
+    return cache.get_or_compute(conn.snapshot, key, read)
 
 
 def _checked_query(
-    conn: Connection, name: str, sort: str | None, filters: list[str]
+    conn: Connection, cache: ReadCache, name: str, sort: str | None, filters: list[str]
 ) -> tuple[list[CatalogColumn], ReportQuery]:
     if name not in REPORTS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no report {name}: reports are {', '.join(REPORTS)}")
-    columns = report_columns(conn, name)
+    columns = cache.get_or_compute(conn.snapshot, ("columns", name), lambda: report_columns(conn, name))
     if not columns:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"report {name} has not been built yet: run `elt run`")
     try:

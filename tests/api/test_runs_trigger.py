@@ -75,6 +75,26 @@ def test_duckdb_requests_wait_out_a_writer_with_503(built_apis) -> None:
             assert health.status_code == 200 and health.json()["status"] == "busy"
             assert client.post("/runs", headers=KEY, json={}).status_code == 409
         assert client.get("/reports/store_performance", headers=KEY).status_code == 200
+
+        # A writer's change shows at once afterwards: answers cached for the open file are dropped with it.
+        total = client.get("/reports/store_performance", headers=KEY).json()["total"]
+        path = built.warehouse.duckdb_path
+        duplicate = (
+            "insert into reports.store_performance select * from reports.store_performance"
+            " where store_key = (select min(store_key) from reports.store_performance)"
+        )
+        undo = (
+            "delete from reports.store_performance where rowid ="
+            " (select max(rowid) from reports.store_performance"
+            " where store_key = (select min(store_key) from reports.store_performance))"
+        )
+        for statement, expected_total in ((duplicate, total + 1), (undo, total)):
+            with built.warehouse.lock(timeout=10, purpose="test"):
+                write = f"import duckdb; c = duckdb.connect({str(path)!r}); c.execute({statement!r}); c.close()"
+                done = subprocess.run([sys.executable, "-c", write], capture_output=True, text=True)
+                assert done.returncode == 0, done.stderr
+            assert client.get("/reports/store_performance", headers=KEY).json()["total"] == expected_total
+
         time.sleep(client.app.state.reader._duckdb.idle_seconds + 0.5)
         # Idle, the API has let go of the file: a writer that knows nothing of our lock (dbt by hand) gets it.
         opened = subprocess.run(
