@@ -219,18 +219,30 @@ class Freshness(BaseModel):
     stale_after_seconds: float | None
 
 
-class SourceResource(BaseModel):
-    unique_id: str
-    name: str
+class SourceDefinition(BaseModel):
+    """The source table as the project declares it (manifest)."""
+
     source_name: str
-    resource_type: Literal["source"] = "source"
     description: str
     relation_name: str | None
     columns: list[Column]
     children: list[str]
-    last_successful_load: LoadInfo | None
+
+
+class SourceApplied(BaseModel):
+    """What was loaded: the latest load attempt and the latest successful one, and how fresh the data is."""
+
     last_load: LoadInfo | None
+    last_successful_load: LoadInfo | None
     freshness: Freshness
+
+
+class SourceResource(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: Literal["source"] = "source"
+    definition: SourceDefinition
+    applied: SourceApplied
 
 
 class LineageNode(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import FileResponse
 
 from api.artifacts import HOW_TO_MAKE, Artifact, ArtifactMissing
@@ -17,8 +19,14 @@ router = APIRouter(tags=["artifacts"])
     response_class=FileResponse,
     responses={200: {"content": {"application/json": {}}}, 404: {"model": ErrorBody}},
 )
-def get_artifact(name: Artifact, artifacts: Artifacts) -> FileResponse:
+def get_artifact(
+    name: Annotated[str, Path(json_schema_extra={"enum": [a.value for a in Artifact]})], artifacts: Artifacts
+) -> FileResponse:
     """The artifact as dbt wrote it for the served target (the name is one of four; no path is taken)."""
+    if name not in Artifact.__members__:
+        known = ", ".join(a.value for a in Artifact)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no artifact {name!r}: artifacts are {known}")
+    name = Artifact(name)
     path = artifacts.path(name)
     if not path.is_file():
         raise HTTPException(

@@ -7,8 +7,9 @@ Like the OpenAPI docs, the site needs no API key (a browser cannot send one).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import FileResponse, RedirectResponse
 
 from api.deps import Artifacts
@@ -45,9 +46,13 @@ def docs_index(artifacts: Artifacts) -> FileResponse:
 @router.get(
     "/{file}", response_class=FileResponse, responses={200: {"content": {"*/*": {}}}, 404: {"model": ErrorBody}}
 )
-def docs_file(file: DocsFile, artifacts: Artifacts) -> FileResponse:
-    """index.html, manifest.json or catalog.json of the site."""
-    return _serve(artifacts, file)
+def docs_file(
+    file: Annotated[str, Path(json_schema_extra={"enum": [f.value for f in DocsFile]})], artifacts: Artifacts
+) -> FileResponse:
+    """index.html, manifest.json or catalog.json of the site; any other name is 404."""
+    if file not in {f.value for f in DocsFile}:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"the dbt docs site has no file {file!r}")
+    return _serve(artifacts, DocsFile(file))
 
 
 def _serve(artifacts: Artifacts, file: DocsFile) -> FileResponse:

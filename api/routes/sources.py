@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from api.artifacts import Artifact, columns, manifest_nodes
 from api.db import fetch_dicts
 from api.deps import Artifacts, Conn, Paging, get_settings
-from api.schemas import Freshness, LoadInfo, Page, SourceResource
+from api.schemas import Freshness, LoadInfo, Page, SourceApplied, SourceDefinition, SourceResource
 from api.settings import Settings
 
 router = APIRouter(tags=["dbt resources"])
@@ -54,14 +54,18 @@ def list_sources(
             SourceResource(
                 unique_id=node["unique_id"],
                 name=node["name"],
-                source_name=node.get("source_name") or "",
-                description=node.get("description") or "",
-                relation_name=node.get("relation_name"),
-                columns=columns(node, catalog.get(node["unique_id"])),
-                children=sorted(manifest.get("child_map", {}).get(node["unique_id"], [])),
-                last_successful_load=good,
-                last_load=last_load.get(node["name"]) if tracked else None,
-                freshness=freshness,
+                definition=SourceDefinition(
+                    source_name=node.get("source_name") or "",
+                    description=node.get("description") or "",
+                    relation_name=node.get("relation_name"),
+                    columns=columns(node, catalog.get(node["unique_id"])),
+                    children=sorted(manifest.get("child_map", {}).get(node["unique_id"], [])),
+                ),
+                applied=SourceApplied(
+                    last_load=last_load.get(node["name"]) if tracked else None,
+                    last_successful_load=good,
+                    freshness=freshness,
+                ),
             )
         )
     return Page(items=items, page=paging.page, page_size=paging.page_size, total=len(sources))

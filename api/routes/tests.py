@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
-from api.applied import applied_states, never_applied
-from api.artifacts import Artifact, data_test_definition, manifest_nodes
+from api.applied import applied_states, never_applied, node_history
+from api.artifacts import Artifact, data_test_definition, find_node, manifest_nodes
 from api.deps import Artifacts, Conn, Paging
-from api.schemas import DataTestResource, Page
+from api.schemas import DataTestResource, ErrorBody, NodeExecution, Page
 
 router = APIRouter(tags=["dbt resources"])
 
@@ -46,3 +46,14 @@ def list_tests(
             )
         )
     return Page(items=paging.slice(items), page=paging.page, page_size=paging.page_size, total=len(items))
+
+
+@router.get("/tests/{name}/history", response_model=Page[NodeExecution], responses={404: {"model": ErrorBody}})
+def test_history(name: str, artifacts: Artifacts, conn: Conn, paging: Paging) -> Page[NodeExecution]:
+    """Every execution of one data test or unit test (by name or unique_id), newest first."""
+    manifest = artifacts.load(Artifact.manifest)
+    node = find_node(manifest, "test", name) or find_node(manifest, "unit_test", name)
+    if node is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no data test or unit test {name}")
+    items, total = node_history(conn, node["unique_id"], paging.page_size, paging.offset)
+    return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)

@@ -25,6 +25,7 @@ KEYED_GETS = [
     "/models",
     "/models/dim_customers",
     "/models/dim_customers/history",
+    "/tests/x/history",
     "/lineage",
     "/tests",
     "/sources",
@@ -152,6 +153,10 @@ def test_tests_with_their_last_status(client: TestClient) -> None:
     assert about["total"] > 0 and all(t["definition"]["attached_model"] == "dim_customers" for t in about["items"])
     kinds = {t["definition"]["test_type"] for t in every["items"]}
     assert kinds == {"generic", "singular", "unit"}
+    test = every["items"][0]
+    history = get(client, f"/tests/{test['name']}/history")
+    assert history["total"] == 1 and history["items"][0] == test["applied"]["last_attempt"]
+    get(client, "/tests/no_such_test/history", 404)
     get(client, "/tests", 422, status="bogus")
 
 
@@ -159,10 +164,12 @@ def test_sources_with_loads_and_freshness(client: TestClient, expected: dict) ->
     sources = {s["unique_id"]: s for s in get(client, "/sources")["items"]}
     for file, info in expected["files"].items():
         raw = sources[f"source.retail_elt.raw.{info['table']}"]
-        assert raw["last_successful_load"]["rows"] == info["rows"], file
-        assert raw["last_successful_load"]["sha256"] == info["sha256"]
-        assert raw["freshness"]["status"] == "fresh" and raw["freshness"]["age_seconds"] >= 0
-    assert sources["source.retail_elt.audit.runs"]["freshness"]["status"] == "not_tracked"
+        assert raw["definition"]["relation_name"] and raw["definition"]["columns"], file
+        applied = raw["applied"]
+        assert applied["last_successful_load"]["rows"] == info["rows"] and applied["last_load"]["status"] == "loaded"
+        assert applied["last_successful_load"]["sha256"] == info["sha256"]
+        assert applied["freshness"]["status"] == "fresh" and applied["freshness"]["age_seconds"] >= 0
+    assert sources["source.retail_elt.audit.runs"]["applied"]["freshness"]["status"] == "not_tracked"
 
 
 # ------------------------------------------------------------------------------------------ reports
@@ -312,7 +319,8 @@ def test_artifacts_are_the_files_dbt_wrote(client: TestClient, built: BuiltApi) 
         assert response.content == (built.target_path / f"{name}.json").read_bytes()
     missing = client.get("/artifacts/sources", headers=KEY)  # written by `dbt source freshness` only
     assert missing.status_code == 404 and "dbt source freshness" in missing.json()["detail"]
-    assert client.get("/artifacts/graph", headers=KEY).status_code == 422
+    unknown = client.get("/artifacts/graph", headers=KEY)
+    assert unknown.status_code == 404 and "artifacts are manifest, run_results, catalog, sources" in unknown.text
 
 
 TRAVERSALS = [
@@ -333,7 +341,7 @@ TRAVERSALS = [
 def test_path_traversal_in_artifact_and_docs_routes_is_refused(client: TestClient) -> None:
     for url in TRAVERSALS:
         response = client.get(url, headers=KEY)
-        assert response.status_code in (404, 422), f"{url}: {response.status_code}"
+        assert response.status_code == 404, f"{url}: {response.status_code}"
         assert "root:" not in response.text and "retail_elt:" not in response.text and "outputs" not in response.text
 
 
