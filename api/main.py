@@ -20,6 +20,7 @@ from api.deps import require_api_key
 from api.launcher import RunLauncher
 from api.read_cache import ReadCache
 from api.routes import artifacts, dbt_docs, health, models, rejected, reports, runs, sources, tests
+from api.schemas import ErrorBody
 from api.settings import Settings
 from ingestion.errors import WarehouseBusy, WarehouseError
 
@@ -50,10 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_cache = ReadCache()
 
     keyed = [Depends(require_api_key)]
+    unavailable = {503: {"model": ErrorBody, "description": "warehouse unreachable, not built yet, or being written"}}
     app.include_router(health.router)
     app.include_router(dbt_docs.router)
     for module in (runs, models, tests, sources, reports, rejected, artifacts):
-        app.include_router(module.router, dependencies=keyed)
+        app.include_router(
+            module.router,
+            dependencies=keyed,
+            responses={401: {"model": ErrorBody, "description": "missing or wrong X-API-Key"}, **unavailable},
+        )
 
     app.add_exception_handler(WarehouseBusy, _busy)
     app.add_exception_handler(WarehouseError, _unavailable)
