@@ -5,6 +5,7 @@ and the dbt sources agree on them:
   audit.loads         one row per file per load attempt (written by ingestion/loader.py)
   audit.runs          one row per `elt run` / `elt build` / Airflow run, with seconds per step
   audit.node_results  one row per dbt node per run, from dbt's run_results.json
+  audit.validations   one row per expectation per file per load (the GX raw data contract)
 """
 
 from __future__ import annotations
@@ -73,6 +74,22 @@ AUDIT_DDL = (
         message           text
     )
     """,
+    """
+    create table if not exists audit.validations (
+        load_id            text      not null,
+        file               text      not null,
+        source             text      not null,
+        expectation        text      not null,  -- e.g. expect_column_values_to_match_regex
+        column_name        text,
+        severity           text      not null,  -- critical (stops the load) | warning
+        success            boolean   not null,
+        unexpected_count   bigint,
+        unexpected_percent double precision,
+        observed           text,
+        sample             text,                -- a few unexpected values, JSON list
+        validated_at       timestamp not null
+    )
+    """,
 )
 
 
@@ -81,7 +98,7 @@ ADDED_COLUMNS = (("runs", "validate_seconds", "double precision"),)
 
 
 def ensure_audit_tables(conn: Connection) -> None:
-    """Create the audit schema and its three tables if they do not exist yet (adding newer columns)."""
+    """Create the audit schema and its tables if they do not exist yet (adding newer columns)."""
     conn.execute("create schema if not exists audit")
     for ddl in AUDIT_DDL:
         conn.execute(ddl)

@@ -40,3 +40,7 @@ class LockTimeout(WarehouseError):
 
 class WarehouseBusy(WarehouseError):
     """A load or build is writing to a DuckDB warehouse, which admits no reader meanwhile (try again later)."""
+
+
+class ContractViolation(InputError):
+    """A file breaks its data contract (error-level Great Expectations failed): not swapped in, exit code 2."""

@@ -7,7 +7,9 @@ exactly as it was. Every attempt is recorded in `audit.loads`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +28,8 @@ from ingestion.contract import (
     has_data_row,
 )
 from ingestion.diagnose import find_defect
-from ingestion.errors import EltError, InputError, WarehouseError
+from ingestion.errors import ContractViolation, EltError, InputError, WarehouseError
+from ingestion.validation import SourceValidation, validate_staged
 from ingestion.warehouse import Connection, Warehouse
 
 COPY_CHUNK_BYTES = 1 << 20
@@ -42,6 +45,7 @@ class FileLoad:
     rows: int = 0
     sha256: str = ""
     seconds: float = 0.0
+    validation: SourceValidation | None = None  # the data contract's outcome on the staged rows
 
 
 @dataclass
@@ -57,6 +61,16 @@ class LoadResult:
     def rows(self) -> int:
         """Rows loaded over all files."""
         return sum(f.rows for f in self.files)
+
+    @property
+    def validation_seconds(self) -> float:
+        """Time spent validating the files against their data contract."""
+        return sum(f.validation.seconds for f in self.files if f.validation)
+
+    @property
+    def warnings(self) -> int:
+        """Warning-level expectations that failed, over all files."""
+        return sum(len(f.validation.warnings) for f in self.files if f.validation)
 
 
 def load(
@@ -84,6 +98,8 @@ def load(
             except BaseException as exc:
                 error = _explain(exc)
                 _record_failure(conn, load_id, files, error)
+                with contextlib.suppress(Exception):  # a broken connection must not hide the real error
+                    _record_validations(conn, load_id, files)  # why a file was refused stays on record
                 if error is exc:
                     raise
                 raise error from None
@@ -93,7 +109,8 @@ def load(
     if out is not None:
         print(
             f"swapped {len(files)} file(s), {result.rows:,} rows into raw in one transaction on {warehouse.describe()}"
-            f" in {result.seconds:.2f} s (load_id {load_id})",
+            f" in {result.seconds:.2f} s, data contract checked in {result.validation_seconds:.2f} s"
+            f" (load_id {load_id})",
             file=out,
         )
     return result
@@ -110,6 +127,8 @@ def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: Text
             stage(conn, f, load_id, out)
             f.seconds = time.perf_counter() - t0
             _report(out, f)
+            _validate(conn, f, out)
+        _record_validations(conn, load_id, files)
         if conn.target == "postgres":
             for f in files:
                 _swap_postgres(conn, f.source)
@@ -118,6 +137,51 @@ def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: Text
                 "update audit.loads set sha256 = ?, bytes = ?, rows = ?, finished_at = ?, status = 'loaded'"
                 " where load_id = ? and file = ? and status = 'running'",
                 (f.sha256, f.bytes, f.rows, utc_now(), load_id, f.source.file),
+            )
+
+
+def _validate(conn: Connection, f: FileLoad, out: TextIO | None) -> None:
+    """Check the staged rows against the source's data contract; ContractViolation if an error-level
+    expectation fails (the caller's transaction then rolls back: raw stays as it was)."""
+    relation = f'raw."{f.source.name}"' if conn.target == "duckdb" else f'raw."_loading_{f.source.name}"'
+    f.validation = validate_staged(conn, f.source, relation)
+    if out is not None:
+        v = f.validation
+        print(
+            f"  {'':<20} contract: {len(v.outcomes)} expectations, {len(v.errors)} failed,"
+            f" {len(v.warnings)} warning(s) in {v.seconds:.2f} s",
+            file=out,
+        )
+        for outcome in v.warnings:
+            print(f"  warning: {f.source.file}: {outcome.describe()}", file=out)
+    if f.validation.errors:
+        broken = "; ".join(outcome.describe() for outcome in f.validation.errors)
+        raise ContractViolation(f.path, f"breaks its data contract, not loaded: {broken}")
+
+
+def _record_validations(conn: Connection, load_id: str, files: list[FileLoad]) -> None:
+    """One audit.validations row per expectation of every file validated in this load."""
+    now = utc_now()
+    for f in files:
+        for o in f.validation.outcomes if f.validation else []:
+            conn.execute(
+                "insert into audit.validations (load_id, file, source, expectation, column_name, severity, success,"
+                " unexpected_count, unexpected_percent, observed, sample, validated_at)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    load_id,
+                    f.source.file,
+                    f.source.name,
+                    o.expectation,
+                    o.column,
+                    o.severity,
+                    o.success,
+                    o.unexpected_count,
+                    o.unexpected_percent,
+                    o.observed,
+                    json.dumps(o.sample),
+                    now,
+                ),
             )
 
 

@@ -103,12 +103,16 @@ def load_step(
         result.run.load_id = loaded.load_id
         result.run.rows_loaded = (result.run.rows_loaded or 0) + loaded.rows
         files = ", ".join(f.source.file for f in loaded.files) if sources else f"{len(loaded.files)} files"
-        result.notes["load"] = f"{result.run.rows_loaded:,} rows in {files} (load {loaded.load_id})"
+        result.notes["load"] = (
+            f"{result.run.rows_loaded:,} rows in {files} (load {loaded.load_id}); data contract checked in"
+            f" {loaded.validation_seconds:.2f} s, {loaded.warnings} warning(s)"
+        )
 
 
 def validate_step(result: RunResult) -> None:
     """Check that raw holds exactly this run's load: every table present, non-empty, only rows of the run's
-    load id, as many as audit.loads recorded. Raises RawMismatch otherwise (dbt then does not run)."""
+    load id, as many as audit.loads recorded, each file checked against its data contract (the loader
+    swaps in no file that breaks it). Raises RawMismatch otherwise (dbt then does not run)."""
     with _step(result, "validate"):
         load_id = result.run.load_id
         if load_id is None:
@@ -123,6 +127,11 @@ def validate_step(result: RunResult) -> None:
                     "select max(rows) from audit.loads where load_id = ? and file = ? and status = 'loaded'",
                     (load_id, source.file),
                 )
+                validated = conn.scalar(
+                    "select count(*) from audit.validations where load_id = ? and file = ?", (load_id, source.file)
+                )
+                if not validated:
+                    raise RawMismatch(f"raw.{source.name} was loaded without its data contract being checked")
                 if found != [(load_id, recorded)]:
                     seen = ", ".join(f"{rows:,} rows of load {lid}" for lid, rows in found) or "no rows"
                     raise RawMismatch(

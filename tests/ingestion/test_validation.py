@@ -1,0 +1,103 @@
+"""The raw data contract (Great Expectations) on both warehouses: generated data passes; a broken file
+stops the run with exit 2 naming the expectations and leaves raw and the marts as they were; a
+warning-level breach loads, with the warning recorded."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingestion.expectations import SUITES
+from ingestion.loader import load
+from ingestion.warehouse import Warehouse
+from tests.dbt.conftest import copy_sample, elt, rows
+
+
+def test_generated_data_passes_its_contract(warehouse: Warehouse, sample_dir: Path) -> None:
+    out = io.StringIO()
+    result = load(warehouse, sample_dir, out=out)
+    assert result.warnings == 0 and result.validation_seconds > 0
+    checked = rows(
+        warehouse,
+        "select file, count(*) as n, sum(case when success then 0 else 1 end) as failed from audit.validations"
+        f" where load_id = '{result.load_id}' group by file order by file",
+    )
+    assert {r["file"]: r["n"] for r in checked} == {f.source.file: len(SUITES[f.source.name]) for f in result.files}
+    assert all(r["failed"] == 0 for r in checked)
+    assert "contract: 18 expectations, 0 failed, 0 warning(s)" in out.getvalue()  # Sales.csv
+
+
+def _break_sales(path: Path) -> int:
+    """A third of the lines get currency XYZ, one line a blank customer key; returns the data lines."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        lines = list(csv.reader(fh))
+    header, data = lines[0], lines[1:]
+    for i, line in enumerate(data):
+        if i % 3 == 0:
+            line[8] = "XYZ"
+    data[1][4] = ""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([header, *data])
+    return len(data)
+
+
+def test_a_file_that_breaks_its_contract_fails_the_run_and_changes_nothing(
+    wh_env: dict[str, str], warehouse: Warehouse, sample_dir: Path, tmp_path: Path
+) -> None:
+    data = copy_sample(sample_dir, tmp_path / "data")
+    elt("run", "--data-dir", str(data), "--reports-dir", str(tmp_path / "reports"), env=wh_env)
+    before_raw = rows(warehouse, "select _load_id, count(*) as n from raw.sales group by 1")
+    before_fct = rows(warehouse, "select count(*) as n, sum(revenue_usd) as revenue from marts.fct_sales")
+
+    lines = _break_sales(data / "Sales.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--data-dir", str(data)],
+        env={**os.environ, **wh_env},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: breaks its data contract, not loaded: ") and error.endswith("Sales.csv)")
+    assert f"expect_column_values_to_match_regex(currency_code): {(lines + 2) // 3:,} unexpected (33.3%)" in error
+    assert "expect_column_values_to_not_be_null(customer_key): 1 unexpected" in error
+    assert "Traceback" not in done.stderr
+
+    assert rows(warehouse, "select _load_id, count(*) as n from raw.sales group by 1") == before_raw
+    assert rows(warehouse, "select count(*) as n, sum(revenue_usd) as revenue from marts.fct_sales") == before_fct
+    attempt = rows(warehouse, "select load_id, file, status, error from audit.loads order by started_at desc limit 5")
+    assert {r["file"]: r["status"] for r in attempt}["Sales.csv"] == "failed"
+    failed = rows(
+        warehouse,
+        "select expectation, column_name, unexpected_count from audit.validations"
+        f" where load_id = '{attempt[0]['load_id']}' and severity = 'critical' and not success order by 1, 2",
+    )
+    assert [(r["expectation"], r["column_name"]) for r in failed] == [
+        ("expect_column_values_to_match_regex", "currency_code"),
+        ("expect_column_values_to_not_be_null", "customer_key"),
+    ]
+    run = rows(warehouse, "select status, error from audit.runs order by started_at desc limit 1")[0]
+    assert run["status"] == "failed" and "data contract" in run["error"]
+
+
+def test_a_warning_level_breach_loads_with_the_warning_recorded(
+    warehouse: Warehouse, sample_dir: Path, tmp_path: Path
+) -> None:
+    data = copy_sample(sample_dir, tmp_path / "data")
+    stores = (data / "Stores.csv").read_text(encoding="utf-8").splitlines()
+    (data / "Stores.csv").write_text("\n".join(stores[:6]) + "\n", encoding="utf-8")  # 5 stores, usually ~67
+    out = io.StringIO()
+    result = load(warehouse, data, sources=["stores"], out=out)
+    assert result.rows == 5 and result.warnings == 1
+    assert "warning: Stores.csv: expect_table_row_count_to_be_between: observed 5" in out.getvalue()
+    assert rows(warehouse, "select count(*) as n from raw.stores")[0]["n"] == 5
+    warned = rows(
+        warehouse,
+        "select expectation, severity, observed from audit.validations"
+        f" where load_id = '{result.load_id}' and not success",
+    )
+    assert warned == [{"expectation": "expect_table_row_count_to_be_between", "severity": "warning", "observed": "5"}]
