@@ -14,8 +14,8 @@ from orchestration.reports import REPORTS
 from tests.api.conftest import KEY, BuiltApi
 from tests.dbt.conftest import rows
 
-MODELS = 35
-DATA_TESTS = 225  # data tests and unit tests of the project
+MODELS = 36
+DATA_TESTS = 228  # data tests and unit tests of the project
 NODES_PER_BUILD = MODELS + DATA_TESTS
 
 KEYED_GETS = [

@@ -82,6 +82,12 @@ def test_a_file_that_breaks_its_contract_fails_the_run_and_changes_nothing(
     ]
     run = rows(warehouse, "select status, error from audit.runs order by started_at desc limit 1")[0]
     assert run["status"] == "failed" and "data contract" in run["error"]
+    card = rows(warehouse, "select * from reports.data_quality_scorecard where source = 'sales'")[0]  # a view
+    assert (card["contract_status"], card["contract_errors"], card["contract_load_id"]) == (
+        "failed",
+        2,
+        attempt[0]["load_id"],
+    )
 
 
 def test_a_warning_level_breach_loads_with_the_warning_recorded(

@@ -69,7 +69,7 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     runs = rows(warehouse, "select * from audit.runs order by run_id")
     assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")] * 2
     for run in runs:
-        assert run["rows_loaded"] == 85_152 and run["models_built"] == 35 and run["tests_failed"] == 0
+        assert run["rows_loaded"] == 85_152 and run["models_built"] == 36 and run["tests_failed"] == 0
         assert all(run[f"{step}_seconds"] is not None for step in ("load", "build", "export", "docs"))
         assert run["seconds"] >= run["build_seconds"] > 0
         nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")

@@ -1,6 +1,7 @@
 {#
-  Per source: where its raw rows went, how clean the keys were, and how the dbt tests on the
-  source's own models (models whose name contains the source name) did in the latest recorded build.
+  Per source: where its raw rows went, how clean the keys were, how the dbt tests on the
+  source's own models (models whose name contains the source name) did in the latest recorded build,
+  and how its latest file fared against the raw data contract (GX; a refused file shows here at once).
     score = 100 x (share of raw rows not rejected) x (share of those tests that passed), one decimal.
   A view, so it always shows the latest run recorded in audit (the run that built it included).
 #}
@@ -79,6 +80,35 @@ test_results as (
 
 ),
 
+validations as (
+
+    select * from {{ ref('stg_audit__validations') }}
+
+),
+
+-- Each source's latest checked file: the one in raw, or a newer one the contract refused.
+latest_validation as (
+
+    select source, max(load_id) as load_id from validations group by source
+
+),
+
+contract as (
+
+    select
+        validations.source,
+        validations.load_id as contract_load_id,
+        count(*) as contract_checked,
+        count(case when not validations.success and validations.severity = 'critical' then 1 end) as contract_errors,
+        count(case when not validations.success and validations.severity <> 'critical' then 1 end)
+            as contract_warnings
+    from validations
+    inner join latest_validation
+        on validations.source = latest_validation.source and validations.load_id = latest_validation.load_id
+    group by validations.source, validations.load_id
+
+),
+
 final as (
 
     select
@@ -95,6 +125,15 @@ final as (
         test_results.tests_passed,
         test_results.tests_failed,
         test_results.tests_warned,
+        contract.contract_load_id,
+        case
+            when contract.contract_errors > 0 then 'failed'
+            when contract.contract_warnings > 0 then 'warned'
+            when contract.contract_checked > 0 then 'passed'
+            else 'not_checked'
+        end as contract_status,
+        coalesce(contract.contract_errors, 0) as contract_errors,
+        coalesce(contract.contract_warnings, 0) as contract_warnings,
         cast(round(
             100.0
             * (row_counts.raw_rows - row_counts.rejected_rows) / nullif(row_counts.raw_rows, 0)
@@ -103,6 +142,7 @@ final as (
     from row_counts
     left join reasons_text on row_counts.source = reasons_text.source
     left join test_results on row_counts.source = test_results.source
+    left join contract on row_counts.source = contract.source
 
 )
 
