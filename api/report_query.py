@@ -183,7 +183,9 @@ def convert(column: CatalogColumn, text: str) -> Any:
 
 
 def json_safe(value: Any) -> Any:
-    """A value JSON can carry (NaN and infinities become null)."""
+    """A value JSON carries as a number (decimals become floats; NaN and infinities become null)."""
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -45,11 +45,6 @@ class Expectation:
     kwargs: dict[str, Any] = field(default_factory=dict)
     severity: str = "critical"
 
-    @property
-    def column(self) -> str | None:
-        """The column it is about, if one."""
-        return self.kwargs.get("column")
-
 
 def _error(kind: str, **kwargs: Any) -> Expectation:
     return Expectation(kind, kwargs, "critical")

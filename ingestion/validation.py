@@ -81,7 +81,8 @@ def validate_staged(conn: Connection, source: Source, relation: str) -> SourceVa
 def _frame(conn: Connection, source: Source, relation: str) -> Any:
     import pandas as pd
 
-    select = f"select {', '.join(chr(34) + c + chr(34) for c in source.columns)} from {relation}"
+    quoted = ", ".join(f'"{column}"' for column in source.columns)
+    select = f"select {quoted} from {relation}"
     if conn.target == "duckdb":
         return conn.raw.execute(select).df()
     with conn.raw.cursor() as cur:

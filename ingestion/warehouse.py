@@ -153,7 +153,7 @@ class Warehouse:
         """Hold the warehouse lock: one load or build at a time per warehouse; others wait up to `timeout` s.
 
         DuckDB: an exclusive flock on `<file>.lock.intent`, then on `<file>.lock` once the readers holding
-        it shared (`read_lock`) are done; Postgres: a session advisory lock. Both are released by the
+        it shared (`ReaderLock`) are done; Postgres: a session advisory lock. Both are released by the
         operating system or the server if the process dies.
         """
         held = _locks_held.__dict__.setdefault("names", set())
@@ -173,29 +173,16 @@ class Warehouse:
             finally:
                 held.discard(name)
 
-    @contextlib.contextmanager
-    def read_lock(self) -> Iterator[None]:
-        """For a short read by another process (the API): never waits; raises WarehouseBusy while a writer
-        holds or waits for the warehouse lock. A no-op on Postgres (readers need no lock: MVCC).
-        """
-        if self.target != "duckdb":
-            yield
-            return
-        lock = ReaderLock(self)
-        lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
-
     def writer_active(self) -> bool:
         """True while a load or build holds (or waits for) the warehouse lock; never waits itself."""
         if self.target == "duckdb":
+            probe = ReaderLock(self)
             try:
-                with self.read_lock():
-                    return False
+                probe.acquire()
             except WarehouseBusy:
                 return True
+            probe.release()
+            return False
         conn = self.connect()
         try:
             if conn.scalar("select pg_try_advisory_lock_shared(?)", (ADVISORY_LOCK_KEY,)):
@@ -332,15 +319,10 @@ class Connection:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run one statement; return its rows (empty list when it returns none)."""
-        if self.target == "duckdb":
-            result = self.raw.execute(statement, list(params))
-            return result.fetchall() if result.description else []
-        with self.raw.cursor() as cur:
-            cur.execute(self._sql(statement), tuple(params) or None)
-            return cur.fetchall() if cur.description else []
+        return self.fetch(statement, params)[1]
 
     def fetch(self, statement: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
-        """Run one query; return its column names and rows."""
+        """Run one statement; return its column names and rows (both empty when it returns none)."""
         if self.target == "duckdb":
             result = self.raw.execute(statement, list(params))
             return [d[0] for d in result.description or []], result.fetchall() if result.description else []

@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import psycopg2
 import pytest
 
 from ingestion.generator import generate
 from ingestion.warehouse import Warehouse
+
+T = TypeVar("T")
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # pytest-xdist runs the suite in parallel workers: each gets its own dbt artifacts and dbt log folder.
@@ -100,6 +103,29 @@ def warehouse_env(target: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         yield {**env, "PGDATABASE": name}
     finally:
         _drop_database(name)
+
+
+class PerTarget(Generic[T]):
+    """Something slow to make (a built warehouse), made once per target on first use and torn down by
+    close(): `build(target)` is a generator that yields the thing, then cleans up when resumed."""
+
+    def __init__(self, build: Callable[[str], Iterator[T]]):
+        self.build = build
+        self.built: dict[str, T] = {}
+        self._builders: list[Iterator[T]] = []
+
+    def get(self, target: str) -> T:
+        """The thing for `target`, made now if this is the first call."""
+        if target not in self.built:
+            builder = self.build(target)
+            self.built[target] = next(builder)
+            self._builders.append(builder)
+        return self.built[target]
+
+    def close(self) -> None:
+        """Run every builder's clean-up."""
+        for builder in self._builders:
+            next(builder, None)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

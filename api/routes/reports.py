@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -110,7 +109,7 @@ def read_report(
     def read() -> Page[dict[str, Any]]:
         total = conn.scalar(query.count_sql(name), query.params)
         columns, rows = conn.fetch(query.page_sql(name), (*query.params, paging.page_size, paging.offset))
-        items = [{column: _json_value(value) for column, value in zip(columns, row, strict=True)} for row in rows]
+        items = [{column: json_safe(value) for column, value in zip(columns, row, strict=True)} for row in rows]
         return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
 
     key = ("page", name, query.where, query.params, query.order_by, paging.page, paging.page_size)
@@ -129,12 +128,6 @@ def _checked_query(
         return columns, build_query(name, columns, sort, filters)
     except QueryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    return json_safe(value)
 
 
 def _csv_value(value: Any) -> Any:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from ingestion.warehouse import Warehouse
-from tests.conftest import warehouse_env
+from tests.conftest import PerTarget, warehouse_env
 from tests.dbt.conftest import TARGETS, elt
 
 API_KEY = "test-key-0123456789"
@@ -34,42 +34,28 @@ class BuiltApi:
         return Settings(api_key=API_KEY, warehouse=self.warehouse, dbt_target_path=self.target_path)
 
 
-class _BuiltApis:
-    """One `elt run` per target per session, on first use."""
-
-    def __init__(self, sample_dir: Path, workdir: Path):
-        self.sample_dir = sample_dir
-        self.workdir = workdir
-        self.built: dict[str, BuiltApi] = {}
-        self._cleanups: list[Iterator[dict[str, str]]] = []
-
-    def get(self, target: str) -> BuiltApi:
-        if target not in self.built:
-            folder = self.workdir / target
-            folder.mkdir(parents=True)
-            envs = warehouse_env(target, folder)
-            env = {**next(envs), "ELT_DBT_TARGET_ROOT": str(folder / "target")}
-            self._cleanups.append(envs)
-            elt("run", "--data-dir", str(self.sample_dir), "--reports-dir", str(folder / "reports"), env=env)
-            warehouse = Warehouse.from_env(environ={**os.environ, **env})
-            self.built[target] = BuiltApi(warehouse, folder / "target" / target, env)
-        return self.built[target]
-
-    def close(self) -> None:
-        for cleanup in self._cleanups:
-            next(cleanup, None)
+def built_by_elt_run(target: str, sample_dir: Path, folder: Path) -> Iterator[BuiltApi]:
+    """A fresh warehouse of `target` after `elt run` of sample_dir, its dbt artifacts in folder/target
+    (dropped afterwards on Postgres)."""
+    folder.mkdir(parents=True)
+    for env in warehouse_env(target, folder):
+        env = {**env, "ELT_DBT_TARGET_ROOT": str(folder / "target")}
+        elt("run", "--data-dir", str(sample_dir), "--reports-dir", str(folder / "reports"), env=env)
+        warehouse = Warehouse.from_env(environ={**os.environ, **env})
+        yield BuiltApi(warehouse, folder / "target" / target, env)
 
 
 @pytest.fixture(scope="session")
-def built_apis(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_BuiltApis]:
-    """Factory of warehouses built by `elt run` for the API tests."""
-    apis = _BuiltApis(sample_dir, tmp_path_factory.mktemp("api-warehouses"))
+def built_apis(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget[BuiltApi]]:
+    """Factory of warehouses built by `elt run` for the API tests, once per target per session."""
+    workdir = tmp_path_factory.mktemp("api-warehouses")
+    apis = PerTarget(lambda target: built_by_elt_run(target, sample_dir, workdir / target))
     yield apis
     apis.close()
 
 
 @pytest.fixture(params=TARGETS)
-def built(request: pytest.FixtureRequest, built_apis: _BuiltApis, postgres_available: bool) -> BuiltApi:
+def built(request: pytest.FixtureRequest, built_apis: PerTarget[BuiltApi], postgres_available: bool) -> BuiltApi:
     """The session's sample after `elt run`, on each target."""
     if request.param == "postgres" and not postgres_available:
         pytest.skip("Postgres server not reachable (set CI=true to make this a failure)")

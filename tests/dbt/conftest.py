@@ -18,7 +18,7 @@ import pytest
 
 from ingestion.warehouse import Warehouse
 from orchestration.dbt import DbtOutcome, build
-from tests.conftest import warehouse_env
+from tests.conftest import PerTarget, warehouse_env
 
 TARGETS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -81,37 +81,19 @@ def target_available(postgres_available: bool):
     return check
 
 
-class _BuiltSamples:
-    """The session's generated sample, loaded and built once per target on first use."""
-
-    def __init__(self, sample_dir: Path, workdir: Path):
-        self.sample_dir = sample_dir
-        self.workdir = workdir
-        self.built: dict[str, Warehouse] = {}
-        self._cleanups: list[Iterator[Warehouse]] = []
-
-    def get(self, target: str) -> Warehouse:
-        if target not in self.built:
-            builder = loaded_and_built(target, self.sample_dir, self.workdir / target)
-            self.built[target] = next(builder)
-            self._cleanups.append(builder)
-        return self.built[target]
-
-    def close(self) -> None:
-        for builder in self._cleanups:
-            next(builder, None)
-
-
 @pytest.fixture(scope="session")
-def built_samples(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_BuiltSamples]:
+def built_samples(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget[Warehouse]]:
     """Factory of warehouses holding the generated sample, built once per target per session."""
-    samples = _BuiltSamples(sample_dir, tmp_path_factory.mktemp("built-samples"))
+    workdir = tmp_path_factory.mktemp("built-samples")
+    samples = PerTarget(lambda target: loaded_and_built(target, sample_dir, workdir / target))
     yield samples
     samples.close()
 
 
 @pytest.fixture(params=TARGETS)
-def sample_warehouse(request: pytest.FixtureRequest, built_samples: _BuiltSamples, target_available) -> Warehouse:
+def sample_warehouse(
+    request: pytest.FixtureRequest, built_samples: PerTarget[Warehouse], target_available
+) -> Warehouse:
     """The generated sample (seed 7, scale 1) loaded and built on each target; read-only for tests."""
     target_available(request.param)
     return built_samples.get(request.param)
