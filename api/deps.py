@@ -17,6 +17,7 @@ from api.db import WarehouseReader
 from api.launcher import RunLauncher
 from api.read_cache import ReadCache
 from api.settings import Settings
+from api.static_site import StaticSite
 from ingestion.warehouse import Connection
 
 MAX_PAGE = 1_000_000  # keeps (page - 1) * page_size far inside a 64-bit offset
@@ -77,6 +78,11 @@ def get_artifacts(request: Request) -> ArtifactStore:
     return request.app.state.artifacts
 
 
+def get_gx_docs(request: Request) -> StaticSite:
+    """The Great Expectations Data Docs site of the served target."""
+    return request.app.state.gx_docs
+
+
 def get_read_cache(request: Request) -> ReadCache:
     """Answers reused while the warehouse cannot change (see api.read_cache)."""
     return request.app.state.read_cache
@@ -114,5 +120,6 @@ def pagination(
 
 Conn = Annotated[Connection, Depends(get_connection)]
 Artifacts = Annotated[ArtifactStore, Depends(get_artifacts)]
+GxDocs = Annotated[StaticSite, Depends(get_gx_docs)]
 Paging = Annotated[Pagination, Depends(pagination)]
 Cache = Annotated[ReadCache, Depends(get_read_cache)]

@@ -19,16 +19,19 @@ from api.db import WarehouseReader
 from api.deps import require_api_key
 from api.launcher import RunLauncher
 from api.read_cache import ReadCache
-from api.routes import artifacts, dbt_docs, health, models, rejected, reports, runs, sources, tests
+from api.routes import artifacts, dbt_docs, gx_docs, health, models, rejected, reports, runs, sources, tests
 from api.schemas import ErrorBody
 from api.settings import Settings
+from api.static_site import StaticSite
+from ingestion.data_docs import DataDocs
 from ingestion.errors import WarehouseBusy, WarehouseError
 
 DESCRIPTION = """
 Run results, dbt resources (shaped after dbt's Discovery API: keyed by `unique_id`, definition apart from
-what is applied), the nine reports and the dbt docs site of the retail ELT warehouse.
+what is applied), the nine reports, the dbt docs site and the Great Expectations Data Docs of the raw data
+contract of the retail ELT warehouse.
 
-Every route but `/health`, `/docs` and `/dbt-docs/` needs the `X-API-Key` header.
+Every route but `/health`, `/docs`, `/dbt-docs/` and `/gx-docs/` needs the `X-API-Key` header.
 """
 
 
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.reader = reader
     app.state.artifacts = ArtifactStore(settings.dbt_target_path)
+    app.state.gx_docs = StaticSite(DataDocs.in_target(settings.dbt_target_path).site)
     app.state.launcher = RunLauncher(settings, reader)
     app.state.read_cache = ReadCache()
 
@@ -54,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     unavailable = {503: {"model": ErrorBody, "description": "warehouse unreachable, not built yet, or being written"}}
     app.include_router(health.router)
     app.include_router(dbt_docs.router)
+    app.include_router(gx_docs.router)
     for module in (runs, models, tests, sources, reports, rejected, artifacts):
         app.include_router(
             module.router,

@@ -27,9 +27,10 @@ from ingestion.contract import (
     check_header,
     has_data_row,
 )
+from ingestion.data_docs import DataDocs
 from ingestion.diagnose import find_defect
 from ingestion.errors import ContractViolation, EltError, InputError, WarehouseError
-from ingestion.validation import SourceValidation, validate_staged
+from ingestion.validation import SourceValidation, publish_data_docs, validate_staged
 from ingestion.warehouse import Connection, Warehouse
 
 COPY_CHUNK_BYTES = 1 << 20
@@ -56,6 +57,7 @@ class LoadResult:
     target: str
     files: list[FileLoad]
     seconds: float
+    data_docs_seconds: float = 0.0  # rendering the Data Docs pages of this load (0 without a DataDocs folder)
 
     @property
     def rows(self) -> int:
@@ -79,33 +81,39 @@ def load(
     sources: Sequence[str] | None = None,
     out: TextIO | None = None,
     load_id: str | None = None,
+    docs: DataDocs | None = None,
 ) -> LoadResult:
     """Load the selected sources (default: all five) from `data_dir` into `raw`, atomically.
 
     Progress lines go to `out` (the CLI passes stdout). `load_id` lets several loads share one id (the
     Airflow DAG loads each file in its own task); by default each load gets a new one. Raises InputError
-    (bad file: names file, line, column) or WarehouseError; `raw` is then exactly as it was.
+    (bad file: names file, line, column) or WarehouseError; `raw` is then exactly as it was. With `docs`,
+    each file's validation gets its Great Expectations Data Docs page there, a refused file's too.
     """
     files = [FileLoad(source, Path(data_dir) / source.file) for source in _select(sources)]
     load_id = load_id or new_id()
+    docs = _writable(docs, out)
     started = time.perf_counter()
     with warehouse.lock(purpose="load"):
         conn = warehouse.connect()
         try:
             _start_audit(conn, load_id, files)
             try:
-                _load_files(conn, load_id, files, out)
+                _load_files(conn, load_id, files, out, docs)
             except BaseException as exc:
                 error = _explain(exc)
                 _record_failure(conn, load_id, files, error)
                 with contextlib.suppress(Exception):  # a broken connection must not hide the real error
                     _record_validations(conn, load_id, files)  # why a file was refused stays on record
+                with contextlib.suppress(Exception):  # nor may a docs folder that cannot be written
+                    _publish(docs, load_id, files, out)
                 if error is exc:
                     raise
                 raise error from None
         finally:
             conn.close()
-    result = LoadResult(load_id, warehouse.target, files, time.perf_counter() - started)
+        docs_seconds = _publish(docs, load_id, files, out)
+    result = LoadResult(load_id, warehouse.target, files, time.perf_counter() - started, docs_seconds)
     if out is not None:
         print(
             f"swapped {len(files)} file(s), {result.rows:,} rows into raw in one transaction on {warehouse.describe()}"
@@ -113,10 +121,14 @@ def load(
             f" (load_id {load_id})",
             file=out,
         )
+        if docs is not None and docs_seconds:
+            print(f"data docs of the contract: {docs.index} ({docs_seconds:.2f} s)", file=out)
     return result
 
 
-def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: TextIO | None) -> None:
+def _load_files(
+    conn: Connection, load_id: str, files: list[FileLoad], out: TextIO | None, docs: DataDocs | None
+) -> None:
     """Contract checks, then every file staged and swapped into raw in one transaction."""
     for f in files:
         _check_contract(f)
@@ -127,7 +139,7 @@ def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: Text
             stage(conn, f, load_id, out)
             f.seconds = time.perf_counter() - t0
             _report(out, f)
-            _validate(conn, f, out)
+            _validate(conn, f, out, load_id, docs)
         _record_validations(conn, load_id, files)
         if conn.target == "postgres":
             for f in files:
@@ -140,11 +152,38 @@ def _load_files(conn: Connection, load_id: str, files: list[FileLoad], out: Text
             )
 
 
-def _validate(conn: Connection, f: FileLoad, out: TextIO | None) -> None:
+def _writable(docs: DataDocs | None, out: TextIO | None) -> DataDocs | None:
+    """`docs` if its folder can be written, else None with a warning: the load never fails for its docs."""
+    if docs is None:
+        return None
+    try:
+        docs.prepare()
+    except OSError as exc:
+        if out is not None:
+            print(f"warning: data docs not written: {exc}", file=out)
+        return None
+    return docs
+
+
+def _publish(docs: DataDocs | None, load_id: str, files: list[FileLoad], out: TextIO | None) -> float:
+    """The Data Docs pages of the files validated in this load; seconds taken. The load stands if the
+    pages cannot be written: a warning says why."""
+    validations = [f.validation for f in files if f.validation is not None]
+    if docs is None or not validations:
+        return 0.0
+    try:
+        return publish_data_docs(docs, load_id, validations)
+    except Exception as exc:
+        if out is not None:
+            print(f"warning: data docs not written to {docs.site}: {exc}", file=out)
+        return 0.0
+
+
+def _validate(conn: Connection, f: FileLoad, out: TextIO | None, load_id: str, docs: DataDocs | None) -> None:
     """Check the staged rows against the source's data contract; ContractViolation if an error-level
     expectation fails (the caller's transaction then rolls back: raw stays as it was)."""
     relation = f'raw."{f.source.name}"' if conn.target == "duckdb" else f'raw."_loading_{f.source.name}"'
-    f.validation = validate_staged(conn, f.source, relation)
+    f.validation = validate_staged(conn, f.source, relation, load_id, docs)
     if out is not None:
         v = f.validation
         print(

@@ -2,7 +2,8 @@
 
 The staged rows are read from the load's own transaction (so GX sees exactly what would be swapped
 in) into a DataFrame and validated through GX's pandas data source. GX is imported on first use only
-(its import takes seconds): `elt --help` and the API never pay for it.
+(its import takes seconds): `elt --help` and the API never pay for it. With a `DataDocs` folder, GX keeps
+each result there and renders its Data Docs page (`publish_data_docs`); without one, results stay in memory.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from ingestion import data_docs
 from ingestion.contract import Source
+from ingestion.data_docs import DataDocs
 from ingestion.expectations import SUITES
 from ingestion.warehouse import Connection
 
@@ -49,8 +53,10 @@ class SourceValidation:
     """A file's validation: every expectation's outcome, and how long it took."""
 
     source: str
+    file: str
     outcomes: list[ExpectationOutcome]
     seconds: float
+    result_id: Any = None  # GX's ValidationResultIdentifier, when the result was kept in a DataDocs folder
 
     @property
     def errors(self) -> list[ExpectationOutcome]:
@@ -63,19 +69,42 @@ class SourceValidation:
         return [o for o in self.outcomes if not o.success and o.severity != "critical"]
 
 
+@dataclass
+class _Gx:
+    """A GX context and the validation definitions made in it (one per Data Docs folder, or in memory)."""
+
+    context: Any
+    definitions: dict[str, Any] = field(default_factory=dict)
+
+
 _lock = threading.Lock()
-_context: Any = None
-_definitions: dict[str, Any] = {}
+_contexts: dict[DataDocs | None, _Gx] = {}
 
 
-def validate_staged(conn: Connection, source: Source, relation: str) -> SourceValidation:
-    """Run the source's suite on the staged table `relation` (read inside the caller's transaction)."""
+def validate_staged(
+    conn: Connection, source: Source, relation: str, load_id: str, docs: DataDocs | None = None
+) -> SourceValidation:
+    """Run the source's suite on the staged table `relation` (read inside the caller's transaction).
+
+    The GX run is named after the load; with `docs`, its result is kept in that folder for the Data Docs.
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+
     started = time.perf_counter()
     frame = _frame(conn, source, relation)
-    definition = _definition(source.name)
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    definition = _definition(source.name, docs)
+    run_id = RunIdentifier(run_name=load_id, run_time=datetime.now(UTC))
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY", run_id=run_id)
     outcomes = [_outcome(r) for r in result.results]
-    return SourceValidation(source.name, outcomes, time.perf_counter() - started)
+    result_id = _result_id(source.name, run_id) if docs is not None else None
+    return SourceValidation(source.name, source.file, outcomes, time.perf_counter() - started, result_id)
+
+
+def publish_data_docs(docs: DataDocs, load_id: str, validations: list[SourceValidation]) -> float:
+    """Render the Data Docs pages of a load's validations and list them in the index; returns seconds."""
+    started = time.perf_counter()
+    data_docs.publish(_gx(docs).context, docs, load_id, validations)
+    return time.perf_counter() - started
 
 
 def _frame(conn: Connection, source: Source, relation: str) -> Any:
@@ -90,33 +119,62 @@ def _frame(conn: Connection, source: Source, relation: str) -> Any:
         return pd.DataFrame(cur.fetchall(), columns=list(source.columns), dtype=object)
 
 
-def _definition(source: str) -> Any:
-    """The GX validation definition of a source's suite (context and suites made once per process)."""
-    global _context
+def _gx(docs: DataDocs | None) -> _Gx:
     with _lock:
-        if _context is None:
-            _context = _make_context()
-        if source not in _definitions:
+        if docs not in _contexts:
+            _contexts[docs] = _Gx(_make_context(docs))
+        return _contexts[docs]
+
+
+def _definition(source: str, docs: DataDocs | None) -> Any:
+    """The GX validation definition of a source's suite (suites made once per context)."""
+    gx_ = _gx(docs)
+    with _lock:
+        if source not in gx_.definitions:
             import great_expectations as gx
 
-            suite = _context.suites.add(gx.ExpectationSuite(name=f"raw_{source}"))
+            context = gx_.context
+            suite = context.suites.add(gx.ExpectationSuite(name=f"raw_{source}"))
             for spec in SUITES[source]:
                 suite.add_expectation(getattr(gx.expectations, spec.kind)(**spec.kwargs, severity=spec.severity))
-            asset = _context.data_sources.get("raw").add_dataframe_asset(source)
+            asset = context.data_sources.get("raw").add_dataframe_asset(source)
             batch = asset.add_batch_definition_whole_dataframe("staged")
-            _definitions[source] = _context.validation_definitions.add(
+            gx_.definitions[source] = context.validation_definitions.add(
                 gx.ValidationDefinition(name=f"raw_{source}", data=batch, suite=suite)
             )
-        return _definitions[source]
+        return gx_.definitions[source]
 
 
-def _make_context() -> Any:
+def _result_id(source: str, run_id: Any) -> Any:
+    """The key GX stored the result under: suite, run (name and time), batch (`<data source>-<asset>`)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    return ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=f"raw_{source}"),
+        run_id=run_id,
+        batch_identifier=f"raw-{source}",
+    )
+
+
+def _make_context(docs: DataDocs | None) -> Any:
+    """An ephemeral GX context; with `docs`, its validation results and Data Docs site are on disk."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
+    if docs is not None:
+        config.stores["validation_results_store"] = docs.results_store_config()
+        config.data_docs_sites = {data_docs.SITE_NAME: docs.site_config()}
+    context = gx.get_context(mode="ephemeral", project_config=config)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.data_sources.add_pandas("raw")
     return context
@@ -126,7 +184,8 @@ def _outcome(result: Any) -> ExpectationOutcome:
     config = result.expectation_config
     details = result.result or {}
     observed = details.get("observed_value")
-    sample = [str(v) for v in (details.get("partial_unexpected_list") or [])[:SAMPLE_VALUES]]
+    values = [str(v) for v in details.get("partial_unexpected_list") or [] if v is not None and v == v]  # no NaN
+    sample = list(dict.fromkeys(values))[:SAMPLE_VALUES]  # distinct, in order
     percent = details.get("unexpected_percent")
     return ExpectationOutcome(
         expectation=config.type,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ingestion.errors import EltError
 from ingestion.warehouse import TARGETS, Warehouse
+from orchestration import dbt
 from orchestration.pipeline import default_data_dir
 
 
@@ -32,7 +33,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     warehouse = Warehouse.from_env(args.target)
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    load(warehouse, data_dir, sources=args.only, out=sys.stdout)
+    load(warehouse, data_dir, sources=args.only, out=sys.stdout, docs=dbt.data_docs(warehouse))
     return 0
 
 
@@ -91,7 +92,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(target=args.target, dev=args.dev)
     if settings.generated_key:
         print(f"dev mode: X-API-Key for this server is {settings.api_key}", flush=True)
-    print(f"API on http://{args.host}:{args.port}  (OpenAPI UI /docs, dbt docs /dbt-docs/)", flush=True)
+    sites = "OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/"
+    print(f"API on http://{args.host}:{args.port}  ({sites})", flush=True)
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
         return 0

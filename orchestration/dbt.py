@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingestion.data_docs import DataDocs
 from ingestion.errors import WarehouseError
 from ingestion.warehouse import Warehouse
 
@@ -51,6 +52,11 @@ def target_path(warehouse: Warehouse) -> Path:
     """
     root = os.environ.get("ELT_DBT_TARGET_ROOT")
     return (Path(root) if root else PROJECT_DIR / "target") / warehouse.target
+
+
+def data_docs(warehouse: Warehouse) -> DataDocs:
+    """The Great Expectations Data Docs of the raw data contract, beside the target's dbt docs site."""
+    return DataDocs.in_target(target_path(warehouse))
 
 
 def run_dbt(warehouse: Warehouse, args: list[str]) -> DbtOutcome:

@@ -99,13 +99,21 @@ def load_step(
     from ingestion.loader import load
 
     with _step(result, "load"):
-        loaded = load(result.warehouse, Path(data_dir), sources=sources, out=out, load_id=result.run.load_id)
+        loaded = load(
+            result.warehouse,
+            Path(data_dir),
+            sources=sources,
+            out=out,
+            load_id=result.run.load_id,
+            docs=dbt.data_docs(result.warehouse),
+        )
         result.run.load_id = loaded.load_id
         result.run.rows_loaded = (result.run.rows_loaded or 0) + loaded.rows
         files = ", ".join(f.source.file for f in loaded.files) if sources else f"{len(loaded.files)} files"
         result.notes["load"] = (
             f"{result.run.rows_loaded:,} rows in {files} (load {loaded.load_id}); data contract checked in"
-            f" {loaded.validation_seconds:.2f} s, {loaded.warnings} warning(s)"
+            f" {loaded.validation_seconds:.2f} s, {loaded.warnings} warning(s);"
+            f" its Data Docs written in {loaded.data_docs_seconds:.2f} s"
         )
 
 
@@ -171,10 +179,15 @@ def export_step(result: RunResult, reports_dir: Path) -> None:
 
 
 def docs_step(result: RunResult) -> None:
-    """`dbt docs generate --static`: index.html (served) and static_index.html (opens from disk, offline)."""
+    """`dbt docs generate --static`: index.html (served) and static_index.html (opens from disk, offline).
+
+    The note names the data contract's Data Docs too (the load step wrote them, beside the dbt docs)."""
     with _step(result, "docs"):
         result.docs_index = dbt.generate_docs(result.warehouse)
-        result.notes["docs"] = str(result.docs_index)
+        contract = dbt.data_docs(result.warehouse).index
+        result.notes["docs"] = (
+            f"{result.docs_index}; data contract: {contract}" if contract.is_file() else str(result.docs_index)
+        )
 
 
 def _mart_rows(warehouse: Warehouse) -> dict[str, int]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
 
+from ingestion.contract import SOURCES
+from ingestion.data_docs import DataDocs, read_entries
 from orchestration.reports import REPORTS
 from tests.api.conftest import KEY, BuiltApi
 from tests.dbt.conftest import rows
@@ -58,7 +61,7 @@ def test_every_route_but_health_and_docs_needs_the_key(client: TestClient) -> No
         assert wrong.json() == {"detail": "missing or wrong X-API-Key header"}
     assert client.post("/runs", json={}).status_code == 401
     assert client.post("/runs", json={}, headers={"X-API-Key": KEY["X-API-Key"] + "x"}).status_code == 401
-    for url in ("/health", "/docs", "/openapi.json", "/dbt-docs/"):
+    for url in ("/health", "/docs", "/openapi.json", "/dbt-docs/", "/gx-docs/"):
         assert client.get(url).status_code == 200, url
 
 
@@ -335,6 +338,12 @@ TRAVERSALS = [
     "/dbt-docs/graph.gpickle",
     "/dbt-docs/../../../etc/passwd",
     "/dbt-docs/%2Fetc%2Fpasswd",
+    "/gx-docs/..%2Findex.json",  # the index's data, beside the site
+    "/gx-docs/%2e%2e/results/.ge_store_backend_id",
+    "/gx-docs/..%2F..%2F..%2F..%2Fprofiles.yml",
+    "/gx-docs/%2Fetc%2Fpasswd",
+    "/gx-docs/../../../etc/passwd",
+    "/gx-docs/.lock",
 ]
 
 
@@ -343,6 +352,32 @@ def test_path_traversal_in_artifact_and_docs_routes_is_refused(client: TestClien
         response = client.get(url, headers=KEY)
         assert response.status_code == 404, f"{url}: {response.status_code}"
         assert "root:" not in response.text and "retail_elt:" not in response.text and "outputs" not in response.text
+        assert '"evaluated":' not in response.text and "store_backend_id = " not in response.text
+
+
+def test_data_contract_docs_are_served(client: TestClient, built: BuiltApi) -> None:
+    docs = DataDocs.in_target(built.target_path)
+    entries = read_entries(docs)  # the one `elt run`: five files validated, all passed
+    assert [(e.file, e.status) for e in entries] == [(s.file, "passed") for s in SOURCES]
+    index = client.get("/gx-docs/")  # no key: a browser opens it
+    assert index.status_code == 200 and index.headers["content-type"] == "text/html; charset=utf-8"
+    assert index.content == docs.index.read_bytes() and index.text.count('class="passed-row"') == 5
+    links = re.findall(r'href="([^"]+)"', index.text)
+    assert sorted(link for link in links if link.startswith("validations/")) == sorted(e.page for e in entries)
+    assert len([link for link in links if link.startswith("expectations/")]) == 5
+    for link in links:
+        page = client.get(f"/gx-docs/{link}")
+        assert page.status_code == 200 and page.content == (docs.site / link).read_bytes(), link
+    sales = client.get(f"/gx-docs/{next(e.page for e in entries if e.source == 'sales')}")
+    assert sales.headers["content-type"] == "text/html; charset=utf-8" and "raw_sales" in sales.text
+    css = client.get("/gx-docs/static/styles/data_docs_default_styles.css")
+    assert css.status_code == 200 and css.headers["content-type"] == "text/css; charset=utf-8"
+    missing = client.get("/gx-docs/validations/raw_sales/none.html")
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": "the data contract docs have no file 'validations/raw_sales/none.html'"
+    }
+    redirect = client.get("/gx-docs", follow_redirects=False)
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/gx-docs/"
 
 
 def test_dbt_docs_site_is_served(client: TestClient, built: BuiltApi) -> None:

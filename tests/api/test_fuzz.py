@@ -9,6 +9,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.checks import positive_data_acceptance
 
 from tests.api.conftest import KEY
 
@@ -21,21 +22,28 @@ def test_no_operation_of_the_openapi_schema_answers_500_or_off_schema(client: Te
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
     reads = [op for op in operations if op.method.upper() == "GET"]
-    assert len(reads) >= 17  # every GET route is in the schema
+    assert len(reads) >= 20  # every GET route is in the schema
     errors: list[str] = []
-
     for operation in reads:
-
-        @FUZZ
-        @given(case=operation.as_strategy())
-        def check(case) -> None:
-            response = case.call(headers=KEY)
-            if response.status_code >= 500:
-                errors.append(f"{case.method} {case.formatted_path} {case.query}: {response.status_code}")
-            case.validate_response(response)  # status and body as the schema documents them
-
-        check()
+        _fuzz(operation, errors)
     assert errors == []
+
+
+def _fuzz(operation, errors: list[str]) -> None:
+    """Schemathesis' cases for one operation: server errors collected, answers checked against the schema."""
+    # A schema-valid sort or filter can name a column the report does not have (which columns depends on
+    # the report): that 422 is right, so only there may schema-valid input be refused.
+    excluded = [positive_data_acceptance] if operation.path.startswith("/reports/") else []
+
+    @FUZZ
+    @given(case=operation.as_strategy())
+    def check(case) -> None:
+        response = case.call(headers=KEY)
+        if response.status_code >= 500:
+            errors.append(f"{case.method} {case.formatted_path} {case.query}: {response.status_code}")
+        case.validate_response(response, excluded_checks=excluded)  # status and body as documented
+
+    check()
 
 
 COLUMNS = ["customer_key", "name", "country", "orders", "revenue_usd", "first_order_date", "avg_order_value_usd"]

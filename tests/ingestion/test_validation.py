@@ -1,26 +1,37 @@
 """The raw data contract (Great Expectations) on both warehouses: generated data passes; a broken file
 stops the run with exit 2 naming the expectations and leaves raw and the marts as they were; a
-warning-level breach loads, with the warning recorded."""
+warning-level breach loads, with the warning recorded. Every validation gets its GX Data Docs page."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from ingestion.contract import SOURCES
+from ingestion.data_docs import DataDocs, IndexEntry, read_entries
 from ingestion.expectations import SUITES
 from ingestion.loader import load
 from ingestion.warehouse import Warehouse
+from orchestration import dbt
 from tests.dbt.conftest import copy_sample, elt, rows
 
 
-def test_generated_data_passes_its_contract(warehouse: Warehouse, sample_dir: Path) -> None:
+def page_text(docs: DataDocs, entry: IndexEntry) -> str:
+    """The words of GX's Data Docs page of one validation (tags and runs of spaces removed)."""
+    markup = (docs.site / entry.page).read_text(encoding="utf-8")
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", markup))
+
+
+def test_generated_data_passes_its_contract(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     out = io.StringIO()
-    result = load(warehouse, sample_dir, out=out)
-    assert result.warnings == 0 and result.validation_seconds > 0
+    docs = DataDocs(tmp_path / "gx")
+    result = load(warehouse, sample_dir, out=out, docs=docs)
+    assert result.warnings == 0 and result.validation_seconds > 0 and result.data_docs_seconds > 0
     checked = rows(
         warehouse,
         "select file, count(*) as n, sum(case when success then 0 else 1 end) as failed from audit.validations"
@@ -29,6 +40,44 @@ def test_generated_data_passes_its_contract(warehouse: Warehouse, sample_dir: Pa
     assert {r["file"]: r["n"] for r in checked} == {f.source.file: len(SUITES[f.source.name]) for f in result.files}
     assert all(r["failed"] == 0 for r in checked)
     assert "contract: 18 expectations, 0 failed, 0 warning(s)" in out.getvalue()  # Sales.csv
+    assert f"data docs of the contract: {docs.index}" in out.getvalue()
+
+    # GX Data Docs: a page per file validated, one per suite, and the index listing them newest first.
+    entries = read_entries(docs)
+    assert [(e.file, e.load_id, e.status, e.evaluated, e.errors) for e in entries] == [
+        (s.file, result.load_id, "passed", len(SUITES[s.name]), []) for s in SOURCES
+    ]
+    assert all(e.page.startswith(f"validations/raw_{e.source}/{result.load_id}/") for e in entries)
+    sales = next(e for e in entries if e.source == "sales")
+    assert "Expectation Suite: raw_sales Data asset: None Status: Succeeded" in page_text(docs, sales)
+    assert "Evaluated Expectations 18 Successful Expectations 18 Unsuccessful Expectations 0" in page_text(docs, sales)
+    assert sorted(p.name for p in (docs.site / "expectations").iterdir()) == sorted(
+        f"raw_{s.name}.html" for s in SOURCES
+    )
+    index = docs.index.read_text(encoding="utf-8")
+    assert index.count('class="passed-row"') == 5 and "cdn" not in index.lower() and "<script" not in index
+    assert all(f'href="{e.page}"' in index for e in entries)
+
+    again = load(warehouse, sample_dir, sources=["stores"], docs=docs)  # a later load adds to the index
+    entries = read_entries(docs)
+    assert [(e.file, e.load_id) for e in entries[-2:]] == [
+        ("Exchange_Rates.csv", result.load_id),
+        ("Stores.csv", again.load_id),
+    ]
+    assert all((docs.site / e.page).is_file() for e in entries)
+    index = docs.index.read_text(encoding="utf-8")
+    assert index.index(again.load_id) < index.index(result.load_id)  # newest first
+
+
+def test_a_docs_folder_that_cannot_be_written_does_not_stop_the_load(
+    warehouse: Warehouse, sample_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").write_text("a file where the docs folder should be", encoding="utf-8")
+    out = io.StringIO()
+    result = load(warehouse, sample_dir, sources=["stores"], out=out, docs=DataDocs(tmp_path / "taken" / "gx"))
+    assert result.rows == 67 and result.data_docs_seconds == 0
+    assert f"warning: data docs not written: [Errno 20] Not a directory: '{tmp_path / 'taken' / 'gx'}" in out.getvalue()
+    assert rows(warehouse, "select count(*) as n from raw.stores")[0]["n"] == 67
 
 
 def _break_sales(path: Path) -> int:
@@ -80,6 +129,16 @@ def test_a_file_that_breaks_its_contract_fails_the_run_and_changes_nothing(
         ("expect_column_values_to_match_regex", "currency_code"),
         ("expect_column_values_to_not_be_null", "customer_key"),
     ]
+    docs = dbt.data_docs(warehouse)  # the refused file's validation has its Data Docs page too
+    refused = [e for e in read_entries(docs) if e.load_id == attempt[0]["load_id"] and e.source == "sales"]
+    assert [(e.status, len(e.errors)) for e in refused] == [("failed", 2)]
+    assert sorted(refused[0].errors) == [
+        f"expect_column_values_to_match_regex(currency_code): {(lines + 2) // 3:,} unexpected (33.3%), e.g. 'XYZ'",
+        "expect_column_values_to_not_be_null(customer_key): 1 unexpected (0.0%)",
+    ]
+    text = page_text(docs, refused[0])
+    assert "Expectation Suite: raw_sales Data asset: None Status: Failed" in text and "XYZ" in text
+    assert 'class="failed-row"' in docs.index.read_text(encoding="utf-8")
     run = rows(warehouse, "select status, error from audit.runs order by started_at desc limit 1")[0]
     assert run["status"] == "failed" and "data contract" in run["error"]
     card = rows(warehouse, "select * from reports.data_quality_scorecard where source = 'sales'")[0]  # a view
@@ -97,7 +156,8 @@ def test_a_warning_level_breach_loads_with_the_warning_recorded(
     stores = (data / "Stores.csv").read_text(encoding="utf-8").splitlines()
     (data / "Stores.csv").write_text("\n".join(stores[:6]) + "\n", encoding="utf-8")  # 5 stores, usually ~67
     out = io.StringIO()
-    result = load(warehouse, data, sources=["stores"], out=out)
+    docs = DataDocs(tmp_path / "gx")
+    result = load(warehouse, data, sources=["stores"], out=out, docs=docs)
     assert result.rows == 5 and result.warnings == 1
     assert "warning: Stores.csv: expect_table_row_count_to_be_between: observed 5" in out.getvalue()
     assert rows(warehouse, "select count(*) as n from raw.stores")[0]["n"] == 5
@@ -107,3 +167,9 @@ def test_a_warning_level_breach_loads_with_the_warning_recorded(
         f" where load_id = '{result.load_id}' and not success",
     )
     assert warned == [{"expectation": "expect_table_row_count_to_be_between", "severity": "warning", "observed": "5"}]
+    (entry,) = [e for e in read_entries(docs) if e.load_id == result.load_id]
+    assert (entry.status, entry.errors, entry.warnings) == (
+        "passed with 1 warning(s)",
+        [],
+        ["expect_table_row_count_to_be_between: observed 5"],
+    )

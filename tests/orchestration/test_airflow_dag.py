@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from ingestion.contract import SOURCES
+from ingestion.data_docs import read_entries
+from ingestion.expectations import SUITES
 from ingestion.warehouse import Warehouse
-from orchestration.dbt import ensure_manifest
+from orchestration.dbt import data_docs, ensure_manifest
 from orchestration.reports import REPORTS
 from tests.dbt.conftest import rows
 from tests.dbt.figures import expected_figures, warehouse_figures
@@ -111,6 +113,10 @@ def test_dags_test_builds_the_marts_of_expected_json(target: str, dag_env: dict[
     for source in SOURCES:  # the five per-file loads share the run's load id
         load_ids = rows(warehouse, f"select distinct _load_id as id from raw.{source.name}")
         assert [r["id"] for r in load_ids] == [run["load_id"]]
+    checked = rows(warehouse, f"select count(*) as n from audit.validations where load_id = '{run['load_id']}'")
+    assert checked[0]["n"] == sum(len(SUITES[source.name]) for source in SOURCES)
+    pages = [e for e in read_entries(data_docs(warehouse)) if e.load_id == run["load_id"]]  # one per load task
+    assert sorted((e.file, e.status) for e in pages) == sorted((source.file, "passed") for source in SOURCES)
     reports_dir = Path(dag_env["ELT_REPORTS_DIR"])
     for name in REPORTS:
         with (reports_dir / f"{name}.csv").open(encoding="utf-8") as fh:
