@@ -48,10 +48,8 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## load benchmark (ours vs bare COPY/read_csv vs pandas to_sql, scale 1 and 10); DAG parse time; API latency
-	$(BIN)/python bench/load.py
-	$(BIN)/python bench/dag_parse.py
-	$(BIN)/python bench/api.py
+bench: setup  ## every benchmark (load, pipeline at scale 1/10/30, API under load, DAG parse) -> bench/RESULTS.md
+	$(BIN)/python bench/results.py
 
 api: setup  ## the REST API on http://127.0.0.1:8000 (OpenAPI UI /docs); without ELT_API_KEY a dev key is printed
 	$(BIN)/elt serve --target $(TARGET) $(if $(ELT_API_KEY),,--dev)

@@ -8,13 +8,14 @@ For each target (default duckdb; Postgres with --targets duckdb postgres), in a 
           shared among them, then requests back to back for --seconds each
 Prints requests, req/s, p50/p95 ms (of the 200 responses) and errors (any non-200 or transport error) per
 target and client count. The load generator runs on the same machine and shares its CPUs with the server.
-Usage: python bench/api.py [--targets duckdb postgres] [--clients 1 10 50] [--seconds 5]
+Usage: python bench/api.py [--targets duckdb postgres] [--clients 1 10 50] [--seconds 5] [--workers 1 2] [--json F]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import secrets
@@ -257,6 +258,7 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn processes (elt serve --workers)"
     )
+    parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
 
     cpus = os.cpu_count()
@@ -301,6 +303,24 @@ def main() -> int:
         )
     print(f"note: the load generator's threads run on the same {cpus} cores as the server, so latencies include")
     print("      client-side contention; p50/p95 are over the 200 responses, errors are any other outcome.")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {
+                "target": target,
+                "workers": r.workers,
+                "clients": r.clients,
+                "seconds": r.elapsed,
+                "requests": r.requests,
+                "p50_ms": r.percentile_ms(50),
+                "p95_ms": r.percentile_ms(95),
+                "errors": r.error_count,
+                "error_kinds": dict(r.errors),
+            }
+            for target, results in all_results.items()
+            for r in results
+        ]
+        args.json.write_text(json.dumps({"path": PATH, "goal_p95_ms": GOAL_P95_MS, "results": rows}, indent=1))
     return 1 if failed else 0
 
 

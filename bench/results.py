@@ -1,0 +1,266 @@
+"""`make bench`: run every benchmark one after the other, then write bench/RESULTS.md from their results.
+
+  load       bench/load.py: `elt load` vs the bare bulk path vs pandas to_sql, scale 1 and 10
+  pipeline   bench/pipeline.py: `elt run` per step at scale 1, 10 and 30, DuckDB and Postgres
+  api        bench/api.py: 50 clients for 20 s against a live `elt serve` (2 workers), both targets
+  dag        bench/dag_parse.py: parse time of the Airflow DAG
+Each writes JSON into bench/out/; RESULTS.md is rendered from those files, with the optimisations kept in
+bench/optimisations.md (measured before/after, written by hand) and the machine it ran on.
+Usage: python bench/results.py [--only load pipeline api dag] [--render-only] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "out"
+RESULTS = BENCH / "RESULTS.md"
+OPTIMISATIONS = BENCH / "optimisations.md"
+LOAD_GOAL = 1.3  # ours / floor
+API_CLIENTS, API_SECONDS = 50, 20.0
+
+COMMANDS = {
+    "load": ["load.py", "--scales", "1", "10", "--repeat", "3"],
+    "pipeline": ["pipeline.py", "--scales", "1", "10", "30"],
+    "api": ["api.py", "--targets", "duckdb", "postgres", "--clients", str(API_CLIENTS)]
+    + ["--seconds", str(API_SECONDS), "--workers", "2"],
+    "dag": ["dag_parse.py"],
+}
+QUICK = {  # a smoke run of the whole chain (small scales, short loads): not for RESULTS.md figures
+    "load": ["load.py", "--scales", "1", "--repeat", "1", "--skip-pandas"],
+    "pipeline": ["pipeline.py", "--scales", "1"],
+    "api": ["api.py", "--targets", "duckdb", "--clients", "5", "--seconds", "2", "--workers", "1"],
+    "dag": ["dag_parse.py", "--modes", "watcher"],
+}
+
+
+def run(name: str, quick: bool) -> float:
+    """One benchmark script, its table on the terminal, its JSON into bench/out/; returns seconds taken."""
+    command = [sys.executable, str(BENCH / (QUICK if quick else COMMANDS)[name][0])]
+    command += (QUICK if quick else COMMANDS)[name][1:] + ["--json", str(OUT / f"{name}.json")]
+    print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(command, env={**os.environ, "DO_NOT_TRACK": "1"})
+    seconds = time.perf_counter() - started
+    if not (OUT / f"{name}.json").is_file():
+        raise SystemExit(f"{name} benchmark failed (exit {done.returncode}) and wrote no results")
+    return seconds
+
+
+def machine() -> str:
+    """The machine the figures come from."""
+    import duckdb
+    import psycopg2
+
+    from ingestion.warehouse import Warehouse
+
+    conn = Warehouse.from_env("postgres", environ={**os.environ, "PGDATABASE": "postgres"}).connect()
+    try:
+        pg = conn.scalar("show server_version")
+    finally:
+        conn.close()
+    cpu = _cpu_model()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} {platform.release()};"
+        f" Python {platform.python_version()}, DuckDB {duckdb.__version__}, PostgreSQL {pg} on 127.0.0.1"
+        f" (psycopg2 {psycopg2.__version__.split()[0]})"
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load(name: str) -> dict | None:
+    path = OUT / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _x(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}×"
+
+
+def _s(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def render(durations: dict[str, float]) -> str:
+    """RESULTS.md from bench/out/*.json."""
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` (`python bench/results.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {machine()}. The benchmarks ran one after the other; nothing else was running.",
+        "",
+    ]
+    if durations:
+        total = sum(durations.values())
+        each = ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in durations.items())
+        parts += [f"`make bench` took {total / 60:.1f} min ({each}).", ""]
+    parts += _load_section(_load("load")) + _pipeline_section(_load("pipeline"))
+    parts += _api_section(_load("api")) + _dag_section(_load("dag"))
+    if OPTIMISATIONS.is_file():
+        parts += [OPTIMISATIONS.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(parts)
+
+
+def _load_section(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    lines = [
+        "## Load: `elt load` vs the bare bulk path vs pandas",
+        "",
+        f"Median of {data['repeat']} runs (pandas once), seed 42. *ours* is `elt load`: header contract,",
+        "`_source_row`/`_load_id`, one transaction, swap, audit rows, and the raw data contract (Great",
+        "Expectations on the staged rows; GX already imported). *floor* is a bare `COPY FROM STDIN` (Postgres)",
+        "or `CREATE TABLE AS SELECT * FROM read_csv(all_varchar)` (DuckDB). *bulk* is ours without the",
+        f"contract's validation time. Goal: ours / floor ≤ {LOAD_GOAL}×.",
+        "",
+        "| scale | target | rows | MB | ours s | of which contract s | floor s | pandas s | ours / floor"
+        " | bulk / floor | pandas / ours |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        ours, floor, contract, pandas_s = r["ours"], r["floor"], r["contract"], r["pandas"]
+        lines.append(
+            f"| {r['scale']} | {r['target']} | {r['rows']:,} | {r['megabytes']:.1f} | {ours:.2f} | {contract:.2f}"
+            f" | {floor:.2f} | {_s(pandas_s, 1)} | {_x(ours / floor)} | {_x((ours - contract) / floor)}"
+            f" | {_x(pandas_s / ours if pandas_s else None, 0)} |"
+        )
+    met = [r for r in data["results"] if r["ours"] / r["floor"] <= LOAD_GOAL]
+    bulk_met = [r for r in data["results"] if (r["ours"] - r["contract"]) / r["floor"] <= LOAD_GOAL]
+    lines += [
+        "",
+        f"Goal ours / floor ≤ {LOAD_GOAL}×: met in {len(met)} of {len(data['results'])} cases with the contract,"
+        f" {len(bulk_met)} of {len(data['results'])} for the bulk path alone.",
+        "",
+    ]
+    return lines
+
+
+def _pipeline_section(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    steps = ("load", "validate", "build", "export", "docs")
+    lines = [
+        "## Pipeline: `elt run` per step",
+        "",
+        "One `elt run` per scale and target into a fresh warehouse, in a subprocess as a user runs it (data",
+        "generated beforehand, untimed). Seconds per step from `audit.runs`; *contract* is the part of the",
+        "load spent on the data contract (it includes importing Great Expectations, about 2.5 s).",
+        "",
+        "| scale | target | rows | " + " | ".join(steps) + " | total | contract | goal | |",
+        "|---:|---|---:|" + "---:|" * (len(steps) + 3) + "---|",
+    ]
+    for r in data["runs"]:
+        goal = r.get("goal")
+        verdict = "" if goal is None else ("met" if r["total"] <= goal else "**missed**")
+        lines.append(
+            f"| {r['scale']} | {r['target']} | {r['rows']:,} | "
+            + " | ".join(_s(r["seconds"][s]) for s in steps)
+            + f" | **{r['total']:.1f}** | {_s(r['contract_seconds'])} | {'–' if goal is None else f'≤ {goal:.0f}'}"
+            f" | {verdict} |"
+        )
+    lines += [
+        "",
+        "Growth per 10× of data (seconds at the larger scale over the smaller, per 10× of rows; linear is",
+        "10×, less is better than linear because fixed costs such as dbt's start-up do not grow):",
+        "",
+        "| target | scales | " + " | ".join(steps) + " | total |",
+        "|---|---|" + "---:|" * (len(steps) + 1),
+    ]
+    for g in data["growth"]:
+        lines.append(
+            f"| {g['target']} | {g['from']} → {g['to']} | " + " | ".join(_x(g[s], 1) for s in (*steps, "total")) + " |"
+        )
+    worst = max((g["total"] for g in data["growth"] if g["total"]), default=None)
+    lines += [
+        "",
+        f"Goal ≤ linear: the largest growth of a whole run is {_x(worst, 1)} per 10×"
+        f" ({'met' if worst is not None and worst <= 10 else 'missed'}).",
+        "",
+        "Slowest dbt models (seconds in `audit.node_results`), the next place to optimise:",
+        "",
+        "| scale | target | 1st | 2nd | 3rd |",
+        "|---:|---|---|---|---|",
+    ]
+    for r in data["runs"]:
+        models = [f"`{name}` {s:.2f}" for name, s in r["slowest_models"][:3]]
+        lines.append(f"| {r['scale']} | {r['target']} | " + " | ".join(models + ["–"] * (3 - len(models))) + " |")
+    return lines + [""]
+
+
+def _api_section(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    lines = [
+        "## API under load",
+        "",
+        f"`GET {data['path']}` with the API key, closed loop: each client sends its next request when the",
+        "last one is answered. The clients are threads of a second process on the same machine (they share",
+        "the 2 cores with the server); `elt serve --workers 2` on a warehouse built by `elt run` at scale 1.",
+        "",
+        "| target | workers | clients | seconds | requests | req/s | p50 ms | p95 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        lines.append(
+            f"| {r['target']} | {r['workers']} | {r['clients']} | {r['seconds']:.0f} | {r['requests']:,}"
+            f" | {r['requests'] / r['seconds']:.0f} | {_s(r['p50_ms'], 1)} | {_s(r['p95_ms'], 1)} | {r['errors']} |"
+        )
+    errors = sum(r["errors"] for r in data["results"])
+    lines += ["", f"Errors (must be 0): {errors}. p95 goal < {data['goal_p95_ms']:.0f} ms (from the API issue)."]
+    return lines + [""]
+
+
+def _dag_section(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    lines = [
+        "## Airflow DAG parse time",
+        "",
+        "| target | Cosmos mode | tasks | cold s | warm s |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        lines.append(f"| {r['target']} | {r['mode']} | {r['tasks']} | {r['cold']:.2f} | {r['warm']:.2f} |")
+    return lines + ["", f"Goal: < {data['goal']:.0f} s cold.", ""]
+
+
+def main() -> None:
+    """Run the benchmarks (all, or --only some), then write RESULTS.md."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=list(COMMANDS), default=list(COMMANDS))
+    parser.add_argument("--render-only", action="store_true", help="only write RESULTS.md from bench/out/")
+    parser.add_argument("--quick", action="store_true", help="small smoke run; writes bench/out/ but not RESULTS.md")
+    args = parser.parse_args()
+    durations: dict[str, float] = {}
+    if not args.render_only:
+        OUT.mkdir(exist_ok=True)
+        for name in args.only:
+            durations[name] = run(name, args.quick)
+    if args.quick:
+        print(f"\nquick run done in {sum(durations.values()):.0f} s; RESULTS.md left as it was")
+        return
+    RESULTS.write_text(render(durations), encoding="utf-8")
+    print(f"\nwrote {RESULTS}" + (f" after {sum(durations.values()) / 60:.1f} min" if durations else ""))
+
+
+if __name__ == "__main__":
+    main()
