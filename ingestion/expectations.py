@@ -28,11 +28,16 @@ COUNTRIES = (
     "France",
     "Italy",
 )
-INTEGER = r"^\s*[0-9]+\s*$"
-US_DATE = r"^\s*(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])/[0-9]{4}\s*$"  # M/D/YYYY and MM/DD/YYYY
-BIRTHDAY = r"^\s*(?:[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{2}-[0-9]{2}-[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})\s*$"
-PRICE = r"^\s*\$[0-9]{1,3}(?:,[0-9]{3})*\.[0-9]{2}\s*$"  # `$1,234.56 `
-DECIMAL = r"^\s*[0-9]+(?:\.[0-9]+)?\s*$"
+# Padding around a value: spaces and tabs (dbt trims them). Spelled out rather than `\s`, which also
+# matches line breaks and which RE2 lacks, so pandas would run it in Python, one call per value, instead
+# of in Arrow's vectorised RE2: five times slower on the Sales file.
+PAD = r"[ \t]*"
+INTEGER = rf"^{PAD}[0-9]+{PAD}$"
+US_DATE = rf"^{PAD}(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])/[0-9]{{4}}{PAD}$"  # M/D/YYYY and MM/DD/YYYY
+BIRTH_FORMATS = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{2}-[0-9]{2}-[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+BIRTHDAY = rf"^{PAD}(?:{BIRTH_FORMATS}){PAD}$"
+PRICE = rf"^{PAD}\$[0-9]{{1,3}}(?:,[0-9]{{3}})*\.[0-9]{{2}}{PAD}$"  # `$1,234.56 `
+DECIMAL = rf"^{PAD}[0-9]+(?:\.[0-9]+)?{PAD}$"
 SHARE_OF_BAD_LINES_TOLERATED = 0.1  # error-level shape checks fail when more than this share is off
 MOSTLY = 1 - SHARE_OF_BAD_LINES_TOLERATED
 
@@ -95,7 +100,7 @@ SUITES: dict[str, list[Expectation]] = {
         _error(
             "ExpectColumnValuesToMatchRegex",
             column="currency_code",
-            regex=f"(?i)^\\s*(?:{'|'.join(CURRENCIES)})\\s*$",
+            regex=f"(?i)^{PAD}(?:{'|'.join(CURRENCIES)}){PAD}$",
             mostly=MOSTLY,
         ),
         _error("ExpectColumnValuesToMatchRegex", column="order_date", regex=US_DATE, mostly=MOSTLY),

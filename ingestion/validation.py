@@ -8,6 +8,7 @@ each result there and renders its Data Docs page (`publish_data_docs`); without 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -94,7 +95,7 @@ def validate_staged(
     frame = _frame(conn, source, relation)
     definition = _definition(source.name, docs)
     run_id = RunIdentifier(run_name=load_id, run_time=datetime.now(UTC))
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY", run_id=run_id)
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC", run_id=run_id)
     outcomes = [_outcome(r) for r in result.results]
     result_id = _result_id(source.name, run_id) if docs is not None else None
     return SourceValidation(source.name, source.file, outcomes, time.perf_counter() - started, result_id)
@@ -108,15 +109,33 @@ def publish_data_docs(docs: DataDocs, load_id: str, validations: list[SourceVali
 
 
 def _frame(conn: Connection, source: Source, relation: str) -> Any:
+    """The staged rows as a DataFrame of Arrow-backed strings (GX's regex checks then run in Arrow's
+    vectorised RE2 instead of one Python call per value). NULL stays missing, '' stays ''."""
     import pandas as pd
+    import pyarrow as pa
 
     quoted = ", ".join(f'"{column}"' for column in source.columns)
     select = f"select {quoted} from {relation}"
     if conn.target == "duckdb":
-        return conn.raw.execute(select).df()
-    with conn.raw.cursor() as cur:
-        cur.execute(select)
-        return pd.DataFrame(cur.fetchall(), columns=list(source.columns), dtype=object)
+        table = conn.raw.sql(select).to_arrow_table()
+    else:
+        import pyarrow.csv as pacsv
+
+        buffer = io.BytesIO()
+        with conn.raw.cursor() as cur:  # COPY out is several times faster than fetching rows as tuples
+            cur.copy_expert(f"copy ({select}) to stdout (format csv)", buffer)
+        buffer.seek(0)
+        table = pacsv.read_csv(
+            buffer,
+            read_options=pacsv.ReadOptions(column_names=list(source.columns)),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(source.columns, pa.string()),
+                strings_can_be_null=True,  # an unquoted empty field is COPY's NULL
+                quoted_strings_can_be_null=False,  # "" is an empty string
+            ),
+        )
+    string = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas' default `str` dtype
+    return table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get)
 
 
 def _gx(docs: DataDocs | None) -> _Gx:
