@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}  {# current as soon as audit changes #}
+
 with source as (
 
     select * from {{ source('audit', 'node_results') }}
