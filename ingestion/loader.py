@@ -28,8 +28,8 @@ from ingestion.contract import (
     has_data_row,
 )
 from ingestion.data_docs import DataDocs
-from ingestion.diagnose import find_defect
-from ingestion.errors import ContractViolation, EltError, InputError, WarehouseError
+from ingestion.diagnose import LineLengthCheck, find_defect, long_line_error
+from ingestion.errors import ContractViolation, EltError, InputError, WarehouseError, describe_failure, first_line
 from ingestion.validation import SourceValidation, publish_data_docs, validate_staged
 from ingestion.warehouse import Connection, Warehouse
 
@@ -291,14 +291,9 @@ def _explain(exc: BaseException) -> BaseException:
         return exc
     if isinstance(exc, _FileRejected):
         if _is_data_error(exc.cause):
-            return find_defect(exc.file.path, exc.file.source) or InputError(exc.file.path, _first_line(exc.cause))
+            return find_defect(exc.file.path, exc.file.source) or InputError(exc.file.path, first_line(exc.cause))
         exc = exc.cause
-    return WarehouseError(f"load failed: {_first_line(exc)}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return WarehouseError(f"load failed: {describe_failure(exc)}")
 
 
 def _is_data_error(exc: BaseException) -> bool:
@@ -323,22 +318,25 @@ def _report(out: TextIO | None, f: FileLoad) -> None:
 # ---------------------------------------------------------------- DuckDB
 
 
-def _scan(path: Path) -> tuple[str, bool]:
-    """The file's sha256, and whether it may hold a blank line (an empty line, unless inside quotes).
+def _scan(path: Path) -> tuple[str, bool, int | None]:
+    """The file's sha256, whether it may hold a blank line (an empty line, unless inside quotes), and where
+    the first line longer than MAX_LINE_BYTES starts (None if there is none).
 
     Postgres COPY rejects blank lines while DuckDB skips them; this cheap pass lets DuckDB reject them too.
     """
     digest = hashlib.sha256()
+    lengths = LineLengthCheck()
     maybe_blank = False
     previous = b""
     with path.open("rb") as fh:
         while chunk := fh.read(COPY_CHUNK_BYTES):
             digest.update(chunk)
+            lengths.feed(chunk)
             if not maybe_blank:
                 window = previous + chunk[:2]
                 maybe_blank = b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in window or b"\n\r\n" in window
             previous = chunk[-2:]
-    return digest.hexdigest(), maybe_blank
+    return digest.hexdigest(), maybe_blank, lengths.finish()
 
 
 def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | None) -> None:
@@ -358,22 +356,30 @@ def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | Non
         try:
             f.rows = conn.raw.execute(statement, {"path": str(f.path), "load_id": load_id}).fetchone()[0]
         except Exception as exc:
+            # DuckDB's reader fails on a huge line in ways that do not say so ("The Parallel CSV Reader
+            # currently does not support a full read on this file"): a line over the limit is the error.
+            if (too_long_at := scan.result()[2]) is not None:
+                raise find_defect(f.path, f.source) or long_line_error(f.path, too_long_at) from None
             raise _FileRejected(f, exc) from exc
-        f.sha256, maybe_blank = scan.result()
-    if maybe_blank and (defect := find_defect(f.path, f.source)) is not None:
+        f.sha256, maybe_blank, too_long_at = scan.result()
+    if (maybe_blank or too_long_at is not None) and (defect := find_defect(f.path, f.source)) is not None:
         raise defect
+    if too_long_at is not None:  # find_defect finds it too; this only guards against the two disagreeing
+        raise long_line_error(f.path, too_long_at)
 
 
 # ---------------------------------------------------------------- Postgres
 
 
 class _StreamingReader:
-    """File wrapper for COPY: hashes and counts bytes as psycopg2 reads; live progress on a terminal."""
+    """File wrapper for COPY: hashes and counts bytes as psycopg2 reads and checks line lengths, ending the
+    COPY early at a line longer than MAX_LINE_BYTES; live progress on a terminal."""
 
     def __init__(self, fh, f: FileLoad, out: TextIO | None):
         self.fh = fh
         self.f = f
         self.digest = hashlib.sha256()
+        self.lengths = LineLengthCheck()
         self.read_bytes = 0
         self.live = out is not None and out.isatty()
         self.out = out
@@ -381,8 +387,11 @@ class _StreamingReader:
 
     def read(self, size: int = -1) -> bytes:
         """The next chunk of the file (psycopg2's COPY calls only this)."""
+        if self.lengths.too_long_at is not None:
+            return b""  # end of data for COPY: the load fails on that line (see _stage_postgres)
         chunk = self.fh.read(size)
         self.digest.update(chunk)
+        self.lengths.feed(chunk)
         self.read_bytes += len(chunk)
         if self.live and time.monotonic() - self.shown > 0.25:
             self.shown = time.monotonic()
@@ -420,10 +429,13 @@ def _stage_postgres(conn: Connection, f: FileLoad, load_id: str, out: TextIO | N
             try:
                 cur.copy_expert(copy.as_string(conn.raw), reader, size=COPY_CHUNK_BYTES)
             except Exception as exc:
-                raise _FileRejected(f, exc) from exc
+                if reader.lengths.too_long_at is None:
+                    raise _FileRejected(f, exc) from exc  # else COPY choked on the cut: the long line is the error
             finally:
                 if reader.live:
                     print("\r", end="", file=out)
+        if (too_long_at := reader.lengths.finish()) is not None:
+            raise find_defect(f.path, f.source) or long_line_error(f.path, too_long_at)
         f.rows = cur.rowcount
         f.sha256 = reader.digest.hexdigest()
         cur.execute(

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from ingestion.errors import EltError
+from ingestion.errors import EltError, as_warehouse_error, one_line
 from ingestion.warehouse import TARGETS, Warehouse
 from orchestration import dbt
 from orchestration.pipeline import default_data_dir
@@ -46,7 +46,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         warehouse, select=args.select, full_refresh=args.full_refresh, trigger=args.trigger, run_id=args.run_id
     )
     if not result.success:
-        print(f"error: {result.run.error}", file=sys.stderr)
+        print(f"error: {one_line(result.run.error or 'build failed')}", file=sys.stderr)
         return 1
     return 0
 
@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout)
     print_summary(result, sys.stdout)
     if not result.success:
-        print(f"error: {result.run.error}", file=sys.stderr)
+        print(f"error: {one_line(result.run.error or 'run failed')}", file=sys.stderr)
         return 1
     return 0
 
@@ -172,16 +172,37 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `elt` console script; expected errors print one line, no traceback."""
+    """Entry point of the `elt` console script; expected errors print one line, no traceback.
+
+    Besides our own errors, that covers the warehouse failing under us (a DuckDB or Postgres driver error:
+    disk full, server restarted mid-run): `error: warehouse error on <warehouse>: <what the driver said>`,
+    exit code 1.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except EltError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        error = as_warehouse_error(exc, _where(args))
+        if error is None:
+            raise
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
+        return error.exit_code
+
+
+def _where(args: argparse.Namespace) -> str | None:
+    """The warehouse a command works on, for error messages (None if it cannot be told)."""
+    if not hasattr(args, "target"):
+        return None
+    try:
+        return Warehouse.from_env(args.target).describe()
+    except EltError:
+        return None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ it was started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES
-from ingestion.errors import EltError
+from ingestion.errors import CONNECTION_LOST, NO_ROOM, EltError, says_connection_lost, says_out_of_space
 from ingestion.warehouse import Warehouse
 from orchestration import dbt
 from orchestration.reports import MARTS
@@ -53,15 +54,24 @@ class RunResult:
 def _step(result: RunResult, name: str) -> Iterator[None]:
     """Time one step into the run record and write the run's progress to audit.runs afterwards.
 
-    A step taken in several parts (the DAG loads each file in its own task) adds up its seconds.
+    A step taken in several parts (the DAG loads each file in its own task) adds up its seconds. When the
+    step failed, writing its progress is best effort: the warehouse may be what failed (disk full, server
+    gone), and the step's own error is the one to report.
     """
     started = time.perf_counter()
-    try:
-        yield
-    finally:
+
+    def record() -> None:
         seconds = result.run.seconds_per_step.get(name, 0.0) + time.perf_counter() - started
         result.run.seconds_per_step[name] = round(seconds, 3)
         update_run(result.warehouse, result.run)
+
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            record()
+        raise
+    record()
 
 
 def default_data_dir() -> Path:
@@ -74,13 +84,24 @@ def has_sample_data(data_dir: Path) -> bool:
     return all((Path(data_dir) / source.file).is_file() for source in SOURCES)
 
 
+def has_any_data(data_dir: Path) -> bool:
+    """True when data_dir holds at least one of the five CSV files."""
+    return any((Path(data_dir) / source.file).exists() for source in SOURCES)
+
+
 def generate_step(result: RunResult, data_dir: Path) -> None:
-    """Generate the sample data into data_dir unless it already holds the five files."""
+    """Generate the sample data into data_dir if it holds none of the five files (empty or missing).
+
+    A folder with some of them is the user's data, never overwritten: the load then names the missing file.
+    """
     from ingestion.generator import generate
 
     with _step(result, "generate"):
         if has_sample_data(data_dir):
             result.notes["generate"] = f"skipped: {data_dir} has the five files"
+            return
+        if has_any_data(data_dir):
+            result.notes["generate"] = f"skipped: {data_dir} holds data files (not all five)"
             return
         generate(Path(data_dir))
         result.notes["generate"] = f"sample data (seed 42, scale 1) into {data_dir}"
@@ -165,8 +186,20 @@ def build_step(
         result.notes["build"] = f"{counts.models_built} models built, {counts.models_failed} not; {tests}"
         if not outcome.success:
             shown = "; ".join(counts.failures[:3]) + (" ..." if len(counts.failures) > 3 else "")
-            raise BuildFailed(f"dbt build failed on {result.warehouse.describe()}: {shown or outcome.exception}")
+            why = _common_cause(counts.failures)
+            raise BuildFailed(f"dbt build failed on {result.warehouse.describe()}: {why}{shown or outcome.exception}")
     result.mart_rows = _mart_rows(result.warehouse)
+
+
+def _common_cause(failures: list[str]) -> str:
+    """`<cause>: ` when the failed nodes say the warehouse itself failed (no room to write, server gone), so
+    the message starts with that rather than with the first of many nodes; else ''."""
+    said = " ".join(failures)
+    if says_out_of_space(said):
+        return f"{NO_ROOM}: "
+    if says_connection_lost(said):
+        return f"{CONNECTION_LOST}: "
+    return ""
 
 
 def export_step(result: RunResult, reports_dir: Path) -> None:
@@ -215,7 +248,10 @@ def _run(
             result.run.status, result.run.error = "failed", str(exc)
         except BaseException as exc:
             result.run.status, result.run.error = "failed", str(exc) or type(exc).__name__
-            update_run(warehouse, result.run, finished=True)
+            # Best effort: if the warehouse itself failed, the row stays `running` and the next run marks it
+            # `interrupted`; the error raised here is the one the user sees either way.
+            with contextlib.suppress(Exception):
+                update_run(warehouse, result.run, finished=True)
             raise
         update_run(warehouse, result.run, finished=True)
     return result

@@ -8,6 +8,7 @@ The row in audit.runs is written when the run starts (status `running`), updated
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -209,7 +210,21 @@ def _count(counts: NodeCounts, kind: str, status: str, result: dict, node: dict)
         elif status in ("fail", "error"):
             counts.tests_failed += 1
     if status in ("fail", "error"):
-        counts.failures.append(f"{node.get('name') or result['unique_id']}: {result.get('message')}")
+        counts.failures.append(f"{node.get('name') or result['unique_id']}: {short_message(result.get('message'))}")
+
+
+# dbt's message of a node that errored starts with a line naming the node again ("Database Error in test
+# <name> (<path>)") and ends with "compiled code at <path>"; neither adds to `<name>: <message>`.
+_NODE_HEADLINE = re.compile(r"^\w+ Error in \w+ \S+ \([^)]*\)$")
+
+
+def short_message(message: str | None) -> str:
+    """A dbt node's message on one line, without the lines that repeat the node's name or path."""
+    lines = [line.strip() for line in (message or "").splitlines()]
+    kept = [line for line in lines if line and not line.startswith("compiled code at ")]
+    if len(kept) > 1 and _NODE_HEADLINE.match(kept[0]):
+        kept = kept[1:]
+    return " ".join(kept) or str(message)
 
 
 def _execute_timing(result: dict) -> tuple[datetime | None, datetime | None]:

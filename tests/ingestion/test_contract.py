@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
-from ingestion.contract import SOURCES_BY_NAME, check_header, snake_case
-from ingestion.diagnose import MAX_FIELD_CHARS, find_defect
+from ingestion.contract import MAX_HEADER_BYTES, MAX_LINE_BYTES, SOURCES_BY_NAME, check_header, snake_case
+from ingestion.diagnose import MAX_FIELD_CHARS, LineLengthCheck, find_defect
 from ingestion.errors import InputError
 
 STORES = SOURCES_BY_NAME["stores"]
@@ -101,6 +102,54 @@ def test_blank_line_is_a_defect(tmp_path: Path) -> None:
 
 
 def test_oversized_field_is_a_defect(tmp_path: Path) -> None:
-    path = write(tmp_path, HEADER + f"\n1,Canada,{'x' * (MAX_FIELD_CHARS + 10)},5,1/1/2010\n")
+    # One line is held to MAX_LINE_BYTES; the field limit is for a quoted field that spans many short lines.
+    field = '"' + ("x" * 999 + "\n") * (MAX_FIELD_CHARS // 1000 + 1) + '"'
+    path = write(tmp_path, HEADER + f"\n1,Canada,{field},5,1/1/2010\n")
     defect = find_defect(path, STORES)
     assert (defect.message, defect.line) == (f"field longer than {MAX_FIELD_CHARS:,} characters", 2)
+
+
+def test_line_too_long_names_line_length_and_column(tmp_path: Path) -> None:
+    long_line = f"2,Canada,{'x' * MAX_LINE_BYTES},5,1/1/2010"
+    path = write(tmp_path, HEADER + f"\n1,Canada,Ontario,5,1/1/2010\n{long_line}\n3,US,NY,1,1/1/2010\n")
+    defect = find_defect(path, STORES)
+    assert str(defect) == (
+        f"line too long: {len(long_line):,} bytes, the limit is {MAX_LINE_BYTES:,} ({path}:3, column 3)"
+    )
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
+def test_line_length_check_finds_the_first_long_line_whatever_the_chunks(chunk: int) -> None:
+    rng = random.Random(chunk)
+    for _ in range(300):
+        limit = rng.choice([1, 2, 5, 16])
+        data = bytes(rng.choice(b"ab,\n") for _ in range(rng.randint(0, 60)))
+        want, offset = None, 0
+        for line in data.split(b"\n"):
+            if len(line) > limit:
+                want = offset
+                break
+            offset += len(line) + 1
+        check = LineLengthCheck(limit)
+        for start in range(0, len(data), chunk):
+            check.feed(data[start : start + chunk])
+        assert check.finish() == want, (data, limit)
+
+
+def test_header_of_10000_columns_gets_one_short_message(tmp_path: Path) -> None:
+    names = ",".join(f"Extra Column {n:05d}" for n in range(10_000))
+    path = write(tmp_path, f"{HEADER},{names}\n0,Online,Online,,1/1/2010\n")
+    with pytest.raises(InputError) as info:
+        check_header(path, STORES)
+    assert (info.value.message, info.value.line, info.value.column) == (
+        f'header line longer than {MAX_HEADER_BYTES:,} bytes: unexpected extra column "Extra Column 00000"',
+        1,
+        6,
+    )
+
+
+def test_long_header_whose_columns_read_so_far_are_right(tmp_path: Path) -> None:
+    path = write(tmp_path, f"StoreKey,Country,{'S' * MAX_HEADER_BYTES}\n0,Online,Online,,1/1/2010\n")
+    with pytest.raises(InputError) as info:
+        check_header(path, STORES)
+    assert (info.value.message, info.value.column) == (f"header line longer than {MAX_HEADER_BYTES:,} bytes", 3)
