@@ -24,7 +24,7 @@ from api.schemas import ErrorBody
 from api.settings import Settings
 from api.static_site import StaticSite
 from ingestion.data_docs import DataDocs
-from ingestion.errors import WarehouseBusy, WarehouseError
+from ingestion.errors import WarehouseBusy, WarehouseError, first_line
 
 DESCRIPTION = """
 Run results, dbt resources (shaped after dbt's Discovery API: keyed by `unique_id`, definition apart from
@@ -80,8 +80,8 @@ async def _busy(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _not_built(request: Request, exc: Exception) -> JSONResponse:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return JSONResponse({"detail": f"the warehouse cannot answer yet (run `elt run`): {first_line}"}, status_code=503)
+    detail = f"the warehouse cannot answer yet (run `elt run`): {first_line(exc)}"
+    return JSONResponse({"detail": detail}, status_code=503)
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from scratch import drop_database, scratch_env
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PATH = "/reports/customer_summary?page=3&page_size=50&sort=-revenue_usd"
@@ -187,42 +188,12 @@ def run_level(base: str, api_key: str, clients: int, seconds: float) -> Result:
     return result
 
 
-def build_warehouse(target: str, workdir: Path, data_dir: Path) -> tuple[dict[str, str], str | None]:
-    """Environment for a fresh warehouse of `target` built with `elt run`; the Postgres database name (or None)."""
-    env = {
-        **os.environ,
-        "DO_NOT_TRACK": "1",
-        "ELT_TARGET": target,
-        "ELT_DUCKDB_PATH": str(workdir / "wh.duckdb"),
-        "ELT_DBT_TARGET_ROOT": str(workdir / "target"),
-        "ELT_REPORTS_DIR": str(workdir / "reports"),
-        "ELT_DATA_DIR": str(data_dir),
-    }
-    database = None
-    if target == "postgres":
-        database = f"elt_bench_{secrets.token_hex(4)}"
-        env["PGDATABASE"] = database
-    return env, database
-
-
-def drop_database(env: dict[str, str], name: str) -> None:
-    """Drop the benchmark's Postgres database (connected to the `postgres` database)."""
-    import psycopg2
-
-    from ingestion.warehouse import Warehouse
-
-    params = Warehouse.from_env("postgres", environ=env).postgres
-    con = psycopg2.connect(**params.connect_kwargs(dbname="postgres"))
-    con.autocommit = True
-    con.cursor().execute(f'drop database if exists "{name}" with (force)')
-    con.close()
-
-
 def measure_target(
     target: str, workdir: Path, data_dir: Path, clients: list[int], seconds: float, workers: list[int]
 ) -> list[Result]:
     """Build the warehouse, serve it, and run every load level against it."""
-    env, database = build_warehouse(target, workdir, data_dir)
+    env, database = scratch_env(target, workdir)  # the `elt run` below builds it
+    env["ELT_DATA_DIR"] = str(data_dir)
     log = workdir / f"{target}-server.log"
     try:
         started = time.perf_counter()
@@ -240,7 +211,7 @@ def measure_target(
                 stop_server(proc)
     finally:
         if database:
-            drop_database(env, database)
+            drop_database(env)
     text = log.read_text(errors="replace")
     exceptions = text.count("Traceback")
     if exceptions or any(r.error_count for r in results):

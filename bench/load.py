@@ -17,12 +17,13 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from scratch import drop_database, scratch_env
 
 from ingestion.contract import SOURCES
 from ingestion.generator import generate
@@ -93,22 +94,12 @@ def naive_pandas(warehouse: Warehouse, data_dir: Path) -> None:
 
 def make_warehouse(target: str, workdir: Path) -> tuple[Warehouse, Callable[[], None]]:
     """A fresh warehouse for the benchmark and a function that removes it."""
-    if target == "duckdb":
-        env = {"ELT_DUCKDB_PATH": str(workdir / "bench.duckdb")}
-        return Warehouse.from_env("duckdb", environ={**os.environ, **env}), lambda: None
-    name = f"elt_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    warehouse = Warehouse.from_env("postgres", environ={**os.environ, "PGDATABASE": name})
+    env, database = scratch_env(target, workdir)
+    warehouse = Warehouse.from_env(target, environ=env)
+    if database is None:
+        return warehouse, lambda: None
     warehouse.ensure_postgres_database()
-
-    def drop() -> None:
-        import psycopg2
-
-        con = psycopg2.connect(**warehouse.postgres.connect_kwargs(dbname="postgres"))
-        con.autocommit = True
-        con.cursor().execute(f'drop database if exists "{name}" with (force)')
-        con.close()
-
-    return warehouse, drop
+    return warehouse, lambda: drop_database(env)
 
 
 def measure(target: str, workdir: Path, data_dir: Path, repeat: int, with_pandas: bool) -> tuple:

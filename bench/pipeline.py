@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from scratch import drop_database, scratch_env
+
 from ingestion.generator import generate
 from ingestion.warehouse import Warehouse
 
@@ -52,37 +54,9 @@ class PipelineRun:
         return GOALS_S.get((self.target, self.scale))
 
 
-def fresh_warehouse(target: str, workdir: Path) -> tuple[dict[str, str], str | None]:
-    """Environment of a new empty warehouse (and the Postgres database's name, to drop it)."""
-    env = {
-        "ELT_TARGET": target,
-        "ELT_DUCKDB_PATH": str(workdir / f"{target}.duckdb"),
-        "ELT_DBT_TARGET_ROOT": str(workdir / "target"),
-        "DBT_LOG_PATH": str(workdir / "logs"),
-        "DO_NOT_TRACK": "1",
-    }
-    if target == "duckdb":
-        return env, None
-    name = f"elt_bench_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
-    env["PGDATABASE"] = name
-    return env, name
-
-
-def drop_database(name: str) -> None:
-    """Remove a benchmark's Postgres database."""
-    import psycopg2
-
-    warehouse = Warehouse.from_env("postgres", environ={**os.environ, "PGDATABASE": name})
-    con = psycopg2.connect(**warehouse.postgres.connect_kwargs(dbname="postgres"))
-    con.autocommit = True
-    con.cursor().execute(f'drop database if exists "{name}" with (force)')
-    con.close()
-
-
 def run_once(scale: int, target: str, data_dir: Path, workdir: Path, rows: int, megabytes: float) -> PipelineRun:
     """`elt run` into a fresh warehouse; the step seconds recorded in audit.runs."""
-    env, database = fresh_warehouse(target, workdir)
-    full_env = {**os.environ, **env}
+    full_env, database = scratch_env(target, workdir)
     try:
         started = time.perf_counter()
         done = subprocess.run(
@@ -126,7 +100,7 @@ def run_once(scale: int, target: str, data_dir: Path, workdir: Path, rows: int, 
         )
     finally:
         if database:
-            drop_database(database)
+            drop_database(full_env)
 
 
 def growth(runs: list[PipelineRun]) -> list[dict]:

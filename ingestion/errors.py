@@ -86,6 +86,15 @@ def says_connection_lost(text: str) -> bool:
     return bool(_CONNECTION_LOST.search(text))
 
 
+def failure_cause(text: str) -> str | None:
+    """NO_ROOM or CONNECTION_LOST when an error message says the warehouse itself failed that way, else None."""
+    if says_out_of_space(text):
+        return NO_ROOM
+    if says_connection_lost(text):
+        return CONNECTION_LOST
+    return None
+
+
 def is_out_of_space(exc: BaseException) -> bool:
     """True when `exc` says a write failed for want of room (see says_out_of_space)."""
     return (isinstance(exc, OSError) and exc.errno in _NO_ROOM_ERRNOS) or says_out_of_space(str(exc))
@@ -100,11 +109,8 @@ def describe_failure(exc: BaseException) -> str:
     """One line saying what went wrong in the warehouse, with the driver's own first line in brackets;
     a write that found no room says so first."""
     detail = one_line(first_line(exc))
-    if is_out_of_space(exc):
-        return f"{NO_ROOM} ({detail})"
-    if says_connection_lost(str(exc)):
-        return f"{CONNECTION_LOST} ({detail})"
-    return detail
+    cause = NO_ROOM if is_out_of_space(exc) else failure_cause(str(exc))
+    return f"{cause} ({detail})" if cause else detail
 
 
 def as_warehouse_error(exc: BaseException, where: str | None = None) -> WarehouseError | None:

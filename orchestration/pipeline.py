@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES
-from ingestion.errors import CONNECTION_LOST, NO_ROOM, EltError, says_connection_lost, says_out_of_space
+from ingestion.errors import EltError, failure_cause
 from ingestion.warehouse import Warehouse
 from orchestration import dbt
 from orchestration.reports import MARTS
@@ -194,12 +194,8 @@ def build_step(
 def _common_cause(failures: list[str]) -> str:
     """`<cause>: ` when the failed nodes say the warehouse itself failed (no room to write, server gone), so
     the message starts with that rather than with the first of many nodes; else ''."""
-    said = " ".join(failures)
-    if says_out_of_space(said):
-        return f"{NO_ROOM}: "
-    if says_connection_lost(said):
-        return f"{CONNECTION_LOST}: "
-    return ""
+    cause = failure_cause(" ".join(failures))
+    return f"{cause}: " if cause else ""
 
 
 def export_step(result: RunResult, reports_dir: Path) -> None:

@@ -177,10 +177,10 @@ class GoldenWarehouses:
     def _build(self, target: str) -> None:
         env = self._env(target)
         if target == "postgres":
+            _drop_database(self.database)
             conn = _admin_connect()
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute(f'drop database if exists "{self.database}" with (force)')
                 cur.execute(f'create database "{self.database}"')
             conn.close()
         else:
