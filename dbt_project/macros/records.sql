@@ -62,16 +62,41 @@
 
 
 {#
-  The first step of every staging model: the raw row's line and load, the raw record as JSON, and
-  each raw column trimmed with empty text as null (same names as in raw).
+  The first step of every staging model: the raw row's line and load, the raw record as JSON (the row
+  exactly as it was in the file), and each raw column trimmed, with empty text and the null spellings
+  (var `null_spellings`, compared ignoring case) as null. Same column names as in raw.
 #}
 {% macro select_trimmed_raw(relation_alias, columns) -%}
     select
-        _source_row as source_row,
-        _load_id as load_id,
-        {{ record_json(relation_alias, columns) }} as raw_record,
+        source_row,
+        load_id,
+        raw_record,
         {%- for column in columns %}
-        {{ trimmed_text(column) }} as {{ column }}{{ ',' if not loop.last }}
+        {{ null_if_spelled_null(column) }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from {{ relation_alias }}
+    from (
+        select
+            _source_row as source_row,
+            _load_id as load_id,
+            {{ record_json(relation_alias, columns) }} as raw_record,
+            {%- for column in columns %}
+            {{ trimmed_text(column) }} as {{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ relation_alias }}
+    ) as trimmed_cells
 {%- endmacro %}
+
+
+{#
+  `materialized` on Postgres, for a CTE whose columns are used several times: Postgres inlines a CTE
+  referenced once and then evaluates each of its expressions again at every use (a parsed date is a
+  chain of casts), so it is computed once per row only behind this fence. DuckDB shares common
+  subexpressions itself and needs no fence.
+#}
+{% macro cte_fence() -%}
+    {{ adapter.dispatch('cte_fence', 'retail_elt')() }}
+{%- endmacro %}
+
+{% macro default__cte_fence() -%}{%- endmacro %}
+
+{% macro postgres__cte_fence() -%}materialized{%- endmacro %}

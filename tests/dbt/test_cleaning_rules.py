@@ -247,7 +247,7 @@ def test_sales_rejections_with_their_reason(quirks: Warehouse) -> None:
         7: "invalid_quantity",  # 0
         8: "invalid_quantity",  # 2.5
         9: "unknown_currency",  # XYZ
-        10: "invalid_order_date",  # 13/45/2024
+        10: "invalid_date",  # 13/45/2024: not blank, no rule reads it
         11: "invalid_key",  # order number 10X0
         12: "missing_exchange_rate",  # EUR before its first rate
         15: "superseded_duplicate",  # order 1011 line 1 again, a different quantity: the first line wins

@@ -26,24 +26,70 @@
 
 
 {#
-  A date written in one fixed field order: 'MDY' (`03/15/2024`, `3/5/2024`), 'DMY' (`15-03-2024`)
-  or 'YMD' (`2024-03-15`); `/` or `-` as separator, four-digit year.
+  A time after a date: a space or `T`, `H:MM` or `HH:MM` (hours 0-23), optional `:SS` and a fraction,
+  optional AM/PM, optional `Z` or `+HH:MM` offset. It is ignored: the date is taken as written.
+#}
+{% macro time_suffix_pattern() -%}
+    ([ T]([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?( ?[AaPp][Mm])?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?
+{%- endmacro %}
+
+
+{#
+  The date part of a date cell: `11/12/2025 0:00` -> `11/12/2025`, `2025-11-12T00:00:00` -> `2025-11-12`;
+  a value without a valid time suffix is returned unchanged (and then fails the date shape if it has one
+  that is not valid). Texts of 10 characters or fewer cannot hold a time and skip the regex.
+#}
+{% macro date_text(column) -%}
+    case
+        when length({{ column }}) <= 10 then {{ column }}
+        when {{ matches(column, '^[0-9]{1,4}[/-][0-9]{1,2}[/-][0-9]{1,4}' ~ time_suffix_pattern() ~ '$') }}
+            then split_part(replace({{ column }}, 'T', ' '), ' ', 1)
+        else {{ column }}
+    end
+{%- endmacro %}
+
+
+{#
+  A date written in one fixed field order, 'MDY' (`03/15/2024`, `3/5/2024`) or 'DMY' (`15-03-2024`),
+  `/` or `-` as separator, four-digit year, or else in ISO `YYYY-MM-DD` (unambiguous, so every date
+  column accepts it). Apply to `date_text(...)`: the time part removed.
 #}
 {% macro parse_date(column, order='MDY') -%}
     {%- set part = {} -%}
     {%- for letter in order -%}
         {%- do part.update({letter: "split_part(replace(" ~ column ~ ", '-', '/'), '/', " ~ loop.index ~ ")"}) -%}
     {%- endfor -%}
-    {%- set shape = '^[0-9]{4}[/-][0-9]{1,2}[/-][0-9]{1,2}$' if order == 'YMD' else '^[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{4}$' -%}
+    {%- set iso = {} -%}
+    {%- for letter in 'YMD' -%}
+        {%- do iso.update({letter: "split_part(" ~ column ~ ", '-', " ~ loop.index ~ ")"}) -%}
+    {%- endfor -%}
     case
-        when {{ matches(column, shape) }} then {{ make_valid_date(part['Y'], part['M'], part['D']) }}
+        {%- if order != 'YMD' %}
+        when {{ matches(column, '^[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{4}$') }} then {{ make_valid_date(part['Y'], part['M'], part['D']) }}
+        {%- endif %}
+        when {{ matches(column, '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$') }} then {{ make_valid_date(iso['Y'], iso['M'], iso['D']) }}
+    end
+{%- endmacro %}
+
+
+{#
+  The status of a parsed date (docs/cleaning-rules.md): `missing` (blank), `invalid` (no rule reads the
+  text), `implausible` (before var `date_floor` or after the load date, the day of the build), `valid`.
+#}
+{% macro date_status(text_column, date_column) -%}
+    case
+        when {{ text_column }} is null then 'missing'
+        when {{ date_column }} is null then 'invalid'
+        when {{ date_column }} < cast('{{ var("date_floor") }}' as date) or {{ date_column }} > current_date
+            then 'implausible'
+        else 'valid'
     end
 {%- endmacro %}
 
 
 {#
   The birthday formats of the customer file: `M/D/YYYY`, `DD/MM/YYYY` (an `a/b/YYYY` whose first
-  number is above 12 is day-first), `DD-MM-YYYY` and `YYYY-MM-DD`.
+  number is above 12 is day-first), `DD-MM-YYYY` and `YYYY-MM-DD`. Apply to `date_text(...)`.
 #}
 {% macro parse_mixed_date(column) -%}
     case

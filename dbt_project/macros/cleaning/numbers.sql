@@ -1,44 +1,97 @@
 {#
-  Safe casts: a value that does not have the expected shape becomes null instead of failing the
-  build; models turn those nulls into rejected records. The same regex guard runs on both targets,
-  so DuckDB's lenient try_cast ('1e3', '46.5') and Postgres' strict casts agree.
+  Numbers from raw text, without cast errors on either target (docs/cleaning-rules.md, section 2).
+  A value is only cast after a regex guard has shown it fits the target type, so no cell can fail the
+  build; the same guard runs on both targets, so DuckDB's lenient try_cast ('1e3', '46.5') and
+  Postgres' strict casts agree. Each kind has a shape test and a parse macro (the value, or null);
+  `value_status` gives the status from them (parse once in a CTE, then pass the parsed column:
+  Postgres evaluates a repeated expression again for every use):
+    missing       blank (or a null spelling)
+    invalid       not of the kind's shape (`2.5` for an integer, `abc`, `1e3`), or below a bound where
+                  the caller says so (a quantity of 0)
+    out_of_range  of the right shape but outside the bounds (dbt vars) or too long for the type
+    valid         the value
+  Apply to trimmed text (the staging models' first step).
 #}
+
+{# Integer shape: optional minus, digits, then optionally a point and zeros only (`2`, `2.0`, `2.00`, `2.`). #}
+{% macro integer_shape(column) -%}
+    {{ matches(column, '^-?[0-9]+([.]0*)?$') }}
+{%- endmacro %}
+
 
 {#
-  An integer key or count: optional minus sign and up to 18 digits (always fits a bigint), else null.
+  An integer key or count as bigint: `2`, `2.0` and `-3` read as integers; null when blank, not of the
+  integer shape, or over 18 digits (an identifier or count that long is not one; always fits a bigint).
   (A length check instead of `{1,18}`: bounded repetition makes Postgres' regex engine 2-3x slower.)
 #}
-{% macro safe_integer(column) -%}
-    case when {{ matches(column, '^-?[0-9]+$') }} and length({{ column }}) <= 18 then cast({{ column }} as bigint) end
-{%- endmacro %}
-
-
-{# A decimal number (`12`, `0.9231`, `-4.5`), else null. #}
-{% macro safe_numeric(column, precision=18, scale=6) -%}
+{% macro parse_integer(column) -%}
     case
-        when {{ matches(column, '^-?[0-9]{1,' ~ (precision - scale) ~ '}([.][0-9]{1,' ~ scale ~ '})?$') }}
-        then cast({{ column }} as numeric({{ precision }}, {{ scale }}))
+        when {{ integer_shape(column) }} and length(ltrim(split_part({{ column }}, '.', 1), '-')) <= 18
+        then cast(split_part({{ column }}, '.', 1) as bigint)
     end
 {%- endmacro %}
 
 
-{# Money text like `$1,234.56 ` (dollar sign, thousands commas, blanks) as numeric(12,2), else null. #}
-{% macro money_to_numeric(column) -%}
-    {%- set digits = "replace(replace(replace(" ~ column ~ ", '$', ''), ',', ''), ' ', '')" -%}
+{#
+  Money text like `$1,234.56 ` (dollar sign, thousands commas, inner blanks, up to two decimals) as
+  numeric(12,2); null when blank, negative, not of that shape, or over 10 integer digits.
+#}
+{% macro money_shape(column) -%}
+    {{ matches(column, '^[$]? *[0-9]{1,3}(,?[0-9]{3})*([.][0-9]{1,2})?$') }}
+{%- endmacro %}
+
+{% macro money_digits(column) -%}
+    replace(replace(replace({{ column }}, '$', ''), ',', ''), ' ', '')
+{%- endmacro %}
+
+{% macro parse_money(column) -%}
     case
-        when {{ matches(column, '^ *[$]? *[0-9]{1,3}(,?[0-9]{3})*([.][0-9]{1,2})? *$') }}
-            and {{ matches(digits, '^[0-9]{1,10}([.][0-9]{1,2})?$') }}
-        then cast({{ digits }} as numeric(12, 2))
+        when {{ money_shape(column) }} and length(split_part({{ money_digits(column) }}, '.', 1)) <= 10
+        then cast({{ money_digits(column) }} as numeric(12, 2))
     end
 {%- endmacro %}
 
+{% macro money_status(column, high=none) -%}
+    {{ value_status(column, money_shape(column), parse_money(column), none, high) }}
+{%- endmacro %}
 
-{# A whole number of years from text like `46.0`, `50` or `46.00`; null when blank, fractional or out of 0..130. #}
-{% macro parse_age(column) -%}
+
+{#
+  A decimal (`0.92`, `1.30000000000000004`, `-4.5`) rounded half away from zero to `scale` decimals, as
+  numeric(18, scale); null when blank, not of that shape (`1e3`, `.5`), or over 12 integer digits.
+  Decimals past the 18th are cut before rounding (they cannot change a value rounded to 6 decimals
+  half-up).
+#}
+{% macro decimal_shape(column) -%}
+    {{ matches(column, '^-?[0-9]+([.][0-9]+)?$') }}
+{%- endmacro %}
+
+{% macro parse_decimal(column, scale=6) -%}
     case
-        when {{ matches(column, '^[0-9]{1,3}([.]0+)?$') }}
-            and cast(cast({{ column }} as numeric(6, 2)) as integer) <= 130
-        then cast(cast({{ column }} as numeric(6, 2)) as integer)
+        when {{ decimal_shape(column) }} and length(ltrim(split_part({{ column }}, '.', 1), '-')) <= 12
+        then cast(
+            round(cast(left({{ column }}, length(split_part({{ column }}, '.', 1)) + 19) as numeric(32, 18)), {{ scale }})
+            as numeric(18, {{ scale }})
+        )
+    end
+{%- endmacro %}
+
+{#
+  The status of one value: `text` the trimmed cell, `shape` its shape test, `value` its parsed value
+  (null when the shape is right but the number is too long for its type). Bounds are inclusive.
+#}
+{% macro value_status(text, shape, value, low=none, high=none, below='out_of_range') -%}
+    case
+        when {{ text }} is null then 'missing'
+        when not ({{ shape }}) then 'invalid'
+        when {{ value }} is null then case when {{ text }} like '-%' then '{{ below }}' else 'out_of_range' end
+        {%- if low is not none %}
+        when {{ value }} < {{ low }} then '{{ below }}'
+        {%- endif %}
+        {%- if high is not none %}
+        when {{ value }} > {{ high }} then 'out_of_range'
+        {%- endif %}
+        else 'valid'
     end
 {%- endmacro %}
 

@@ -8,6 +8,22 @@
     nullif({{ adapter.dispatch('trim_blanks', 'retail_elt')(column) }}, '')
 {%- endmacro %}
 
+{#
+  Null for text equal, ignoring case, to one of the var `null_spellings` (`NULL`, `N/A`, `-`, ...);
+  otherwise the text itself. Apply to trimmed text.
+#}
+{% macro null_if_spelled_null(column) -%}
+    {%- set spellings = [] -%}
+    {%- for spelling in var('null_spellings') -%}
+        {%- if spelling | upper not in spellings -%}{%- do spellings.append(spelling | upper) -%}{%- endif -%}
+    {%- endfor -%}
+    case
+        when upper({{ column }}) in ({% for s in spellings %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+        then null
+        else {{ column }}
+    end
+{%- endmacro %}
+
 {% macro default__trim_blanks(column) -%}
     trim({{ column }})
 {%- endmacro %}

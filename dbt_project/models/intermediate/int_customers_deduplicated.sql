@@ -25,6 +25,7 @@ final as (
         staged.birthday,
         staged.birthday_format,
         staged.age_reported,
+        staged.age_status,
         staged.email,
         staged.email_status,
         staged.was_mojibake,

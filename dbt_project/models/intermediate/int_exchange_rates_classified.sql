@@ -10,9 +10,12 @@ judged as (
         *,
         coalesce(rate_date_text, '') || '/' || coalesce(currency_code, '') as natural_key,
         case
-            when rate_date is null or currency_code is null or not {{ matches('currency_code', '^[A-Z]{3}$') }}
+            when rate_date_status = 'missing' or currency_code is null or not {{ matches('currency_code', '^[A-Z]{3}$') }}
                 then 'invalid_key'
-            when rate is null or rate <= 0 then 'invalid_rate'
+            when rate_date_status = 'invalid' then 'invalid_date'
+            when rate_date_status = 'implausible' then 'implausible_date'
+            when rate_status in ('missing', 'invalid') then 'invalid_rate'
+            when rate_status = 'out_of_range' then 'out_of_range'
         end as reject_reason
     from exchange_rates
 

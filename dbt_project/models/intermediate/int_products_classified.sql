@@ -11,7 +11,9 @@ judged as (
         product_key_text as natural_key,
         case
             when product_key is null then 'invalid_key'
-            when unit_price_usd is null or unit_cost_usd is null then 'invalid_price'
+            when unit_price_status in ('missing', 'invalid') or unit_cost_status in ('missing', 'invalid')
+                then 'invalid_price'
+            when unit_price_status = 'out_of_range' or unit_cost_status = 'out_of_range' then 'out_of_range'
         end as reject_reason,
         {{ count_non_null(['product_key', 'product_name', 'brand', 'color', 'unit_cost_usd', 'unit_price_usd',
                            'subcategory_key', 'subcategory', 'category_key', 'category']) }} as non_null_fields

@@ -93,8 +93,11 @@ judged as (
             when sales.order_number is null or sales.line_item is null or sales.customer_key is null
                 or sales.store_key is null or sales.product_key is null
                 then 'invalid_key'
-            when sales.order_date is null then 'invalid_order_date'
-            when sales.quantity is null or sales.quantity <= 0 then 'invalid_quantity'
+            when sales.order_date_status = 'missing' then 'invalid_order_date'
+            when sales.order_date_status = 'invalid' then 'invalid_date'
+            when sales.order_date_status = 'implausible' then 'implausible_date'
+            when sales.quantity_status in ('missing', 'invalid') then 'invalid_quantity'
+            when sales.quantity_status = 'out_of_range' then 'out_of_range'
             when currencies.currency_code is null then 'unknown_currency'
             when customers.customer_key is null then 'orphan_customer'
             when products.product_key is null then 'orphan_product'

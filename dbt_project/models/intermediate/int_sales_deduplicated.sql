@@ -17,6 +17,7 @@ final as (
         staged.line_item,
         staged.order_date,
         staged.delivery_date,
+        staged.delivery_date_status,
         staged.customer_key,
         staged.store_key,
         staged.product_key,

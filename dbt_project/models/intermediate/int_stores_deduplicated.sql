@@ -17,7 +17,9 @@ final as (
         staged.country,
         staged.state,
         staged.square_meters,
+        staged.square_meters_status,
         staged.open_date,
+        staged.open_date_status,
         staged.source_row,
         staged.load_id
     from staged

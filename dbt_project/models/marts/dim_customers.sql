@@ -17,22 +17,42 @@ as_of as (
 
 ),
 
-aged as (
+-- A birthday is implausible when it lies after the as-of date or gives an age outside var age_range.
+birthdays as (
 
     select
         customers.*,
         as_of.as_of_date,
-        coalesce(
-            customers.age_reported,
-            cast({{ age_on('customers.birthday', 'as_of.as_of_date') }} as integer)
-        ) as known_age,
         case
-            when customers.age_reported is not null then 'reported'
-            when customers.birthday is not null and as_of.as_of_date is not null then 'birthday'
-            else 'imputed'
-        end as age_source
+            when customers.birthday_format is null then 'missing'
+            when customers.birthday is null then 'invalid'
+            when as_of.as_of_date is null then 'valid'
+            when customers.birthday > as_of.as_of_date
+                or {{ age_on('customers.birthday', 'as_of.as_of_date') }}
+                    not between {{ var('age_range')[0] }} and {{ var('age_range')[1] }}
+                then 'implausible'
+            else 'valid'
+        end as birthday_status
     from customers
     cross join as_of
+
+),
+
+aged as (
+
+    select
+        birthdays.*,
+        case when birthday_status = 'valid' then birthday end as accepted_birthday,
+        coalesce(
+            age_reported,
+            case when birthday_status = 'valid' then cast({{ age_on('birthday', 'as_of_date') }} as integer) end
+        ) as known_age,
+        case
+            when age_reported is not null then 'reported'
+            when birthday_status = 'valid' and as_of_date is not null then 'birthday'
+            else 'imputed'
+        end as age_source
+    from birthdays
 
 ),
 
@@ -54,9 +74,11 @@ final as (
         aged.zip_code,
         aged.country,
         aged.continent,
-        aged.birthday,
+        aged.accepted_birthday as birthday,
         aged.birthday_format,
+        aged.birthday_status,
         coalesce(aged.known_age, mean_age.age) as age,
+        aged.age_status,
         aged.age_source,
         aged.age_source = 'imputed' as age_imputed,
         aged.email,

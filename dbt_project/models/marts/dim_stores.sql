@@ -12,7 +12,9 @@ final as (
         country,
         state,
         square_meters,
+        square_meters_status,
         open_date,
+        open_date_status,
         store_key = {{ var('online_store_key') }} as is_online,
         source_row,
         load_id

@@ -13,6 +13,8 @@ final as (
         min(order_date) as order_date,
         max(order_date) as last_line_date,
         max(delivery_date) as delivery_date,
+        count(case when delivery_date_status in ('invalid', 'implausible') then 1 end)
+            as unreadable_delivery_lines,
         min(currency_code) as currency_code,
         bool_or(is_online) as is_online,
         count(*) as lines,

@@ -3,13 +3,15 @@
   (by line_hash) on (order_number, line_item). Lines missing from the file are kept (a file may be
   a delta); a line the latest file now rejects (an orphan, a bad quantity, ...) is removed by the
   post-hook, so a rejected line is never also a fact. A full refresh rebuilds from the file alone.
+  A column added to the model is appended to an existing table (on_schema_change); it is part of
+  line_hash, so the next build re-merges every line and fills it.
 #}
 {{
     config(
         materialized='incremental',
         unique_key=['order_number', 'line_item'],
         incremental_strategy='merge',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         post_hook=[
             "{% if is_incremental() %}
             delete from {{ this }} as target
@@ -53,6 +55,7 @@ priced as (
         sales.line_item,
         sales.order_date,
         sales.delivery_date,
+        sales.delivery_date_status,
         sales.customer_key,
         sales.store_key,
         sales.product_key,
@@ -80,7 +83,7 @@ fingerprinted as (
     select
         *,
         md5(
-            {%- for column in ['order_date', 'delivery_date', 'customer_key', 'store_key', 'product_key',
+            {%- for column in ['order_date', 'delivery_date', 'delivery_date_status', 'customer_key', 'store_key', 'product_key',
                                'currency_code', 'quantity', 'unit_price_usd', 'unit_cost_usd', 'rate_date',
                                'exchange_rate'] %}
             coalesce(cast({{ column }} as {{ dbt.type_string() }}), '~'){{ " || '|' ||" if not loop.last }}

@@ -80,6 +80,36 @@ test_results as (
 
 ),
 
+-- Values flagged on the rows kept (docs/cleaning-rules.md): anything but valid or missing.
+{%- set flagged_columns = {
+    'customers': ('dim_customers', ['birthday_status', 'age_status', 'email_status']),
+    'stores': ('dim_stores', ['square_meters_status', 'open_date_status']),
+    'sales': ('fct_sales', ['delivery_date_status']),
+} %}
+flag_counts as (
+    {%- for source_name, (model, columns) in flagged_columns.items() %}
+    {%- set source_loop = loop %}
+    {%- for column in columns %}
+    select '{{ source_name }}' as source, '{{ column }}:' || {{ column }} as flag, count(*) as flagged
+    from {{ ref(model) }}
+    where {{ column }} not in ('valid', 'missing')
+    group by {{ column }}
+    {{ 'union all' if not (loop.last and source_loop.last) }}
+    {%- endfor %}
+    {%- endfor %}
+),
+
+flags as (
+
+    select
+        source,
+        sum(flagged) as flagged_values,
+        string_agg(flag || '=' || cast(flagged as {{ dbt.type_string() }}), ', ' order by flag) as flags_by_status
+    from flag_counts
+    group by source
+
+),
+
 validations as (
 
     select * from {{ ref('stg_audit__validations') }}
@@ -118,6 +148,8 @@ final as (
         row_counts.exact_duplicates,
         row_counts.rejected_rows,
         coalesce(reasons_text.rejected_by_reason, '') as rejected_by_reason,
+        cast(coalesce(flags.flagged_values, 0) as bigint) as flagged_values,
+        coalesce(flags.flags_by_status, '') as flags_by_status,
         {{ ratio('row_counts.exact_duplicates', 'row_counts.raw_rows', 4) }} as duplicate_rate,
         {{ ratio('row_counts.rejected_rows', 'row_counts.raw_rows', 4) }} as rejected_rate,
         {{ ratio('row_counts.invalid_keys', 'row_counts.raw_rows', 4) }} as invalid_key_rate,
@@ -141,6 +173,7 @@ final as (
         , 1) as numeric(4, 1)) as score
     from row_counts
     left join reasons_text on row_counts.source = reasons_text.source
+    left join flags on row_counts.source = flags.source
     left join test_results on row_counts.source = test_results.source
     left join contract on row_counts.source = contract.source
 

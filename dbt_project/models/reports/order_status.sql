@@ -12,7 +12,11 @@ final as (
         store_key,
         order_date,
         delivery_date,
-        case when delivery_date is not null then 'delivered' else 'pending' end as status,
+        case
+            when delivery_date is not null then 'delivered'
+            when unreadable_delivery_lines > 0 then 'unreadable_delivery_date'
+            else 'pending'
+        end as status,
         case
             when delivery_date is not null then {{ days_between('order_date', 'delivery_date') }}
         end as delivery_days,

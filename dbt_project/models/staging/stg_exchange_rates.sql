@@ -6,9 +6,36 @@ with source as (
 
 ),
 
-trimmed as (
+trimmed as {{ cte_fence() }} (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+
+),
+
+date_parts as {{ cte_fence() }} (
+
+    select *, {{ date_text('date') }} as date_part from trimmed
+
+),
+
+parsed as {{ cte_fence() }} (
+
+    select
+        *,
+        {{ parse_date('date_part', 'MDY') }} as rate_date_parsed,
+        {{ parse_decimal('exchange') }} as rate_parsed
+    from date_parts
+
+),
+
+statused as (
+
+    select
+        *,
+        {{ date_status('date', 'rate_date_parsed') }} as rate_date_status,
+        {{ value_status('exchange', decimal_shape('exchange'), 'rate_parsed', 0.000001, var('exchange_rate_max'), 'invalid') }}
+            as rate_status
+    from parsed
 
 ),
 
@@ -19,11 +46,13 @@ final as (
         load_id,
         raw_record,
         date as rate_date_text,
-        {{ parse_date('date', 'MDY') }} as rate_date,
+        case when rate_date_status = 'valid' then rate_date_parsed end as rate_date,
+        rate_date_status,
         upper(currency) as currency_code,
         exchange as rate_text,
-        {{ safe_numeric('exchange', 18, 6) }} as rate
-    from trimmed
+        case when rate_status = 'valid' then rate_parsed end as rate,
+        rate_status
+    from statused
 
 )
 

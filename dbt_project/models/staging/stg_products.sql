@@ -8,7 +8,7 @@ with source as (
 
 ),
 
-trimmed as (
+trimmed as {{ cte_fence() }} (
 
     {{ select_trimmed_raw('source', raw_columns) }}
 
@@ -21,14 +21,16 @@ final as (
         load_id,
         raw_record,
         product_key as product_key_text,
-        {{ safe_integer('product_key') }} as product_key,
+        {{ parse_integer('product_key') }} as product_key,
         {%- for column in ['product_name', 'brand', 'color'] %}
         {{ repair_mojibake(column) }} as {{ column }},
         {%- endfor %}
         unit_cost_usd as unit_cost_text,
         unit_price_usd as unit_price_text,
-        {{ money_to_numeric('unit_cost_usd') }} as unit_cost_usd,
-        {{ money_to_numeric('unit_price_usd') }} as unit_price_usd,
+        {{ parse_money('unit_cost_usd') }} as unit_cost_usd,
+        {{ parse_money('unit_price_usd') }} as unit_price_usd,
+        {{ money_status('unit_cost_usd', var('price_max')) }} as unit_cost_status,
+        {{ money_status('unit_price_usd', var('price_max')) }} as unit_price_status,
         subcategory_key,
         {{ repair_mojibake('subcategory') }} as subcategory,
         category_key,

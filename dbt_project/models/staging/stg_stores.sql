@@ -6,9 +6,36 @@ with source as (
 
 ),
 
-trimmed as (
+trimmed as {{ cte_fence() }} (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+
+),
+
+date_parts as {{ cte_fence() }} (
+
+    select *, {{ date_text('open_date') }} as open_date_part from trimmed
+
+),
+
+parsed as {{ cte_fence() }} (
+
+    select
+        *,
+        {{ parse_date('open_date_part', 'MDY') }} as open_date_parsed,
+        {{ parse_integer('square_meters') }} as square_meters_parsed
+    from date_parts
+
+),
+
+statused as (
+
+    select
+        *,
+        {{ date_status('open_date', 'open_date_parsed') }} as open_date_status,
+        {{ value_status('square_meters', integer_shape('square_meters'), 'square_meters_parsed', 1, var('square_meters_max')) }}
+            as square_meters_status
+    from parsed
 
 ),
 
@@ -19,12 +46,16 @@ final as (
         load_id,
         raw_record,
         store_key as store_key_text,
-        {{ safe_integer('store_key') }} as store_key,
+        {{ parse_integer('store_key') }} as store_key,
         {{ repair_mojibake('country') }} as country,
         {{ repair_mojibake('state') }} as state,
-        {{ safe_integer('square_meters') }} as square_meters,
-        {{ parse_date('open_date', 'MDY') }} as open_date
-    from trimmed
+        square_meters as square_meters_text,
+        case when square_meters_status = 'valid' then square_meters_parsed end as square_meters,
+        square_meters_status,
+        open_date as open_date_text,
+        case when open_date_status = 'valid' then open_date_parsed end as open_date,
+        open_date_status
+    from statused
 
 )
 
