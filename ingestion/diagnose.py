@@ -88,6 +88,28 @@ def long_line_error(path: Path, start: int, limit: int = MAX_LINE_BYTES) -> Inpu
     return InputError(path, f"line too long: {length:,} bytes, the limit is {limit:,}", line=line, column=column)
 
 
+def lone_cr_error(path: Path, offset: int) -> InputError:
+    """The error for a lone carriage return (CR not followed by LF: an old Mac line ending, or a stray CR)
+    outside quoted fields at byte `offset` of `path`: the line it is on and the column (field) it ends.
+
+    Such a line break is refused: the header check, the line-length check and the line numbers of every
+    error count lines by LF. Reads the file in chunks up to `offset`, and at most MAX_LINE_BYTES of its line
+    (no column for a longer one).
+    """
+    line, line_start, position = 1, 0, 0
+    with path.open("rb") as fh:
+        while position < offset and (chunk := fh.read(min(SCAN_CHUNK_BYTES, offset - position))):
+            line += chunk.count(b"\n")
+            if (last := chunk.rfind(b"\n")) != -1:
+                line_start = position + last + 1
+            position += len(chunk)
+        column = None
+        if offset - line_start <= MAX_LINE_BYTES:
+            fh.seek(line_start)
+            column = _walk_fields(fh.read(offset - line_start).decode("utf-8", errors="replace"))[0]
+    return InputError(path, "lone carriage return (CR) outside quotes: lines must end in LF or CRLF", line, column)
+
+
 class _Lines:
     """Decoded lines of a binary file that remember the physical line number and raise on bad UTF-8."""
 

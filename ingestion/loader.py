@@ -1,6 +1,8 @@
 """Bulk-load the five raw CSV files, as text, into the `raw` schema (SPEC section 6).
 
-Postgres: `COPY ... FROM STDIN` streams each file into a new table; DuckDB: its native CSV reader.
+Postgres: `COPY ... FROM STDIN` streams each file into a new table; DuckDB: its native CSV reader. A file
+whose lines end in CRLF and LF mixed, which neither reads, reaches them with its line breaks made LF
+(ingestion/line_endings.py); its hash, size, line numbers and `_source_row`s stay those of the file.
 All selected files are loaded and swapped in inside one transaction, so on any failure `raw` stays
 exactly as it was. Every attempt is recorded in `audit.loads`.
 """
@@ -11,9 +13,9 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -28,8 +30,9 @@ from ingestion.contract import (
     has_data_row,
 )
 from ingestion.data_docs import DataDocs
-from ingestion.diagnose import LineLengthCheck, find_defect, long_line_error
+from ingestion.diagnose import LineLengthCheck, find_defect, lone_cr_error, long_line_error
 from ingestion.errors import ContractViolation, EltError, InputError, WarehouseError, describe_failure, first_line
+from ingestion.line_endings import LineEndings, Normaliser, detect, normalised_copy
 from ingestion.validation import SourceValidation, publish_data_docs, validate_staged
 from ingestion.warehouse import Connection, Warehouse
 
@@ -47,6 +50,7 @@ class FileLoad:
     sha256: str = ""
     seconds: float = 0.0
     validation: SourceValidation | None = None  # the data contract's outcome on the staged rows
+    endings: LineEndings = field(default_factory=LineEndings)  # mixed: the warehouse reads the file normalised
 
 
 @dataclass
@@ -234,9 +238,14 @@ def _select(sources: Sequence[str] | None) -> list[Source]:
 
 
 def _check_contract(f: FileLoad) -> None:
-    """Cheap checks before any data moves: file exists, has the contract's header and a data row."""
+    """Cheap checks before any data moves: file exists, has line breaks we can read (LF, CRLF, or both: see
+    `_readable`), the contract's header and a data row."""
     if not f.path.is_file():
         raise InputError(f.path, "missing file")
+    with f.path.open("rb") as fh:
+        f.endings = detect(fh)  # one fast pass (memchr) for a file whose lines all end alike
+    if f.endings.lone_cr_at is not None:
+        raise lone_cr_error(f.path, f.endings.lone_cr_at)
     check_header(f.path, f.source)
     if not has_data_row(f.path):
         raise InputError(f.path, "no data rows after the header", line=2)
@@ -277,12 +286,14 @@ def _record_failure(conn: Connection, load_id: str, files: list[FileLoad], error
 
 
 class _FileRejected(Exception):
-    """The warehouse failed while reading one file; `cause` is its own error."""
+    """The warehouse failed while reading one file (from `read`: the file itself or its normalised copy);
+    `cause` is its own error."""
 
-    def __init__(self, file: FileLoad, cause: Exception):
+    def __init__(self, file: FileLoad, cause: Exception, read: Path):
         super().__init__(str(cause))
         self.file = file
         self.cause = cause
+        self.read = read
 
 
 def _explain(exc: BaseException) -> BaseException:
@@ -291,7 +302,8 @@ def _explain(exc: BaseException) -> BaseException:
         return exc
     if isinstance(exc, _FileRejected):
         if _is_data_error(exc.cause):
-            return find_defect(exc.file.path, exc.file.source) or InputError(exc.file.path, first_line(exc.cause))
+            said = first_line(exc.cause).replace(str(exc.read), str(exc.file.path))  # name the file, not its copy
+            return find_defect(exc.file.path, exc.file.source) or InputError(exc.file.path, said)
         exc = exc.cause
     return WarehouseError(f"load failed: {describe_failure(exc)}")
 
@@ -301,6 +313,25 @@ def _is_data_error(exc: BaseException) -> bool:
     if pgcode is not None:
         return pgcode.startswith("22")  # class 22: data exception (bad CSV format, bad encoding, ...)
     return type(exc).__name__ in {"InvalidInputException", "ConversionException"}
+
+
+@contextlib.contextmanager
+def _readable(f: FileLoad, out: TextIO | None) -> Iterator[Path]:
+    """The path DuckDB reads for `f`: the file itself, or when its lines end in CRLF and LF mixed (which
+    neither warehouse reads), a temporary copy with every line break outside quoted fields made LF, removed
+    when the block exits, however it exits. Hash, size and error messages stay those of the file itself:
+    same lines, same records, so the same line numbers and `_source_row`s."""
+    if not f.endings.mixed:
+        yield f.path
+        return
+    with normalised_copy(f.path) as copy:
+        _report_normalised(out, f)
+        yield copy
+
+
+def _report_normalised(out: TextIO | None, f: FileLoad) -> None:
+    if out is not None and f.endings.mixed:
+        print(f"  {f.source.file:<20} line endings normalised ({f.endings.describe()} mixed)", file=out)
 
 
 def _report(out: TextIO | None, f: FileLoad) -> None:
@@ -352,15 +383,16 @@ def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | Non
     """
     conn.execute("create schema if not exists raw")
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while DuckDB reads it
-        scan = pool.submit(_scan, f.path)
-        try:
-            f.rows = conn.raw.execute(statement, {"path": str(f.path), "load_id": load_id}).fetchone()[0]
-        except Exception as exc:
-            # DuckDB's reader fails on a huge line in ways that do not say so ("The Parallel CSV Reader
-            # currently does not support a full read on this file"): a line over the limit is the error.
-            if (too_long_at := scan.result()[2]) is not None:
-                raise find_defect(f.path, f.source) or long_line_error(f.path, too_long_at) from None
-            raise _FileRejected(f, exc) from exc
+        scan = pool.submit(_scan, f.path)  # the file itself, also when DuckDB reads a normalised copy
+        with _readable(f, out) as readable:
+            try:
+                f.rows = conn.raw.execute(statement, {"path": str(readable), "load_id": load_id}).fetchone()[0]
+            except Exception as exc:
+                # DuckDB's reader fails on a huge line in ways that do not say so ("The Parallel CSV Reader
+                # currently does not support a full read on this file"): a line over the limit is the error.
+                if (too_long_at := scan.result()[2]) is not None:
+                    raise find_defect(f.path, f.source) or long_line_error(f.path, too_long_at) from None
+                raise _FileRejected(f, exc, readable) from exc
         f.sha256, maybe_blank, too_long_at = scan.result()
     if (maybe_blank or too_long_at is not None) and (defect := find_defect(f.path, f.source)) is not None:
         raise defect
@@ -373,11 +405,14 @@ def _stage_duckdb(conn: Connection, f: FileLoad, load_id: str, out: TextIO | Non
 
 class _StreamingReader:
     """File wrapper for COPY: hashes and counts bytes as psycopg2 reads and checks line lengths, ending the
-    COPY early at a line longer than MAX_LINE_BYTES; live progress on a terminal."""
+    COPY early at a line longer than MAX_LINE_BYTES; live progress on a terminal. A file whose lines end in
+    CRLF and LF mixed (COPY takes the newline style of the first line) reaches COPY with every line break
+    outside quoted fields made LF, in the same pass: no copy of the file is made."""
 
     def __init__(self, fh, f: FileLoad, out: TextIO | None):
         self.fh = fh
         self.f = f
+        self.normaliser = Normaliser() if f.endings.mixed else None
         self.digest = hashlib.sha256()
         self.lengths = LineLengthCheck()
         self.read_bytes = 0
@@ -386,18 +421,23 @@ class _StreamingReader:
         self.shown = 0.0
 
     def read(self, size: int = -1) -> bytes:
-        """The next chunk of the file (psycopg2's COPY calls only this)."""
-        if self.lengths.too_long_at is not None:
-            return b""  # end of data for COPY: the load fails on that line (see _stage_postgres)
-        chunk = self.fh.read(size)
-        self.digest.update(chunk)
-        self.lengths.feed(chunk)
-        self.read_bytes += len(chunk)
-        if self.live and time.monotonic() - self.shown > 0.25:
-            self.shown = time.monotonic()
-            share = self.read_bytes / self.f.bytes if self.f.bytes else 1.0
-            print(f"\r  {self.f.source.file:<20} {share:>6.0%} ...", end="", file=self.out, flush=True)
-        return chunk
+        """The next chunk of the file (psycopg2's COPY calls only this), normalised if need be; empty at the end."""
+        while True:
+            if self.lengths.too_long_at is not None:
+                return b""  # end of data for COPY: the load fails on that line (see _stage_postgres)
+            chunk = self.fh.read(size)
+            self.digest.update(chunk)
+            self.lengths.feed(chunk)
+            self.read_bytes += len(chunk)
+            if self.live and time.monotonic() - self.shown > 0.25:
+                self.shown = time.monotonic()
+                share = self.read_bytes / self.f.bytes if self.f.bytes else 1.0
+                print(f"\r  {self.f.source.file:<20} {share:>6.0%} ...", end="", file=self.out, flush=True)
+            if self.normaliser is None:
+                return chunk
+            data = self.normaliser.feed(chunk) if chunk else self.normaliser.finish()
+            if data or not chunk:  # empty only while a CR that ends the chunk waits for the next one
+                return data
 
 
 def _stage_postgres(conn: Connection, f: FileLoad, load_id: str, out: TextIO | None) -> None:
@@ -424,13 +464,14 @@ def _stage_postgres(conn: Connection, f: FileLoad, load_id: str, out: TextIO | N
         copy = sql.SQL("copy {t} ({cols}) from stdin (format csv, header true, encoding 'UTF8')").format(
             t=staging, cols=data_columns
         )
+        _report_normalised(out, f)
         with f.path.open("rb") as fh:
             reader = _StreamingReader(fh, f, out)
             try:
                 cur.copy_expert(copy.as_string(conn.raw), reader, size=COPY_CHUNK_BYTES)
             except Exception as exc:
-                if reader.lengths.too_long_at is None:
-                    raise _FileRejected(f, exc) from exc  # else COPY choked on the cut: the long line is the error
+                if reader.lengths.too_long_at is None:  # else COPY choked on the cut: the long line is the error
+                    raise _FileRejected(f, exc, f.path) from exc
             finally:
                 if reader.live:
                     print("\r", end="", file=out)
