@@ -3,10 +3,8 @@ imported only by ingestion/validation.py, which builds the suites from these spe
 
 Error level (`critical`) stops the load: the file is not swapped into raw. It covers what dbt cannot
 handle row by row without the file being broken as a whole: wrong columns, no rows, blank keys, and any
-column where most rows share one defect (docs/cleaning-rules.md, section 5): more than a tenth of the
-values off the shape dbt reads, for a column whose defect rejects the row (keys, dates of facts and rates,
-quantities, prices, rates, currencies); more than half, for one whose defect only flags the value
-(birthdays, ages, open dates, floor areas, delivery dates, genders, countries). Warning level is recorded
+column where most rows share one defect (docs/cleaning-rules.md, section 5): more than half of its values
+off the shape dbt reads (more than a tenth for keys, currencies and order and rate dates). Warning level is recorded
 and printed: any value off its shape, row counts far below the usual volume, duplicate line keys.
 The shapes are those of the dbt macros in dbt_project/macros/cleaning/: `2.0` is an integer, a date may
 carry a time.
@@ -51,11 +49,11 @@ BIRTH_FORMATS = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}|
 BIRTHDAY = rf"^{PAD}(?:{BIRTH_FORMATS}){TIME}{PAD}$"
 PRICE = rf"^{PAD}\$? *[0-9]{{1,3}}(?:,?[0-9]{{3}})*(?:\.[0-9]{{1,2}})?{PAD}$"  # `$1,234.56 `, `6.62`
 DECIMAL = rf"^{PAD}[0-9]+(?:\.[0-9]+)?{PAD}$"
-# A column whose defect rejects the row fails the file when more than this share of its values is off;
-# a column whose defect only flags the value (the row is kept), when most of them are.
+# Keys, currencies and order and rate dates fail the file when more than a tenth of the values is off
+# (a file that broken is a broken export); any other column when most of its values are.
 SHARE_OF_BAD_LINES_TOLERATED = 0.1
 MOSTLY = 1 - SHARE_OF_BAD_LINES_TOLERATED
-MOSTLY_FLAGGED = 0.5
+MOST = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,22 +80,20 @@ def _keys(*columns: str) -> list[Expectation]:
     ]
 
 
-def _shape(column: str, regex: str, *, rejects: bool) -> list[Expectation]:
-    """A column's shape: any value off it is a warning; the file is refused when more than a tenth of the
-    values are off (a defect that rejects the row) or more than half (one that only flags the value)."""
-    mostly = MOSTLY if rejects else MOSTLY_FLAGGED
+def _shape(column: str, regex: str, mostly: float = MOST) -> list[Expectation]:
+    """A column's shape: any value off it is a warning; more than `1 - mostly` of the values off it (by
+    default: most of them) refuses the file."""
     return [
         _warning("ExpectColumnValuesToMatchRegex", column=column, regex=regex),
         _error("ExpectColumnValuesToMatchRegex", column=column, regex=regex, mostly=mostly),
     ]
 
 
-def _in_set(column: str, values: tuple[str, ...], *, rejects: bool) -> list[Expectation]:
+def _in_set(column: str, values: tuple[str, ...]) -> list[Expectation]:
     """Like `_shape`, for a column of known values."""
-    mostly = MOSTLY if rejects else MOSTLY_FLAGGED
     return [
         _warning("ExpectColumnValuesToBeInSet", column=column, value_set=list(values)),
-        _error("ExpectColumnValuesToBeInSet", column=column, value_set=list(values), mostly=mostly),
+        _error("ExpectColumnValuesToBeInSet", column=column, value_set=list(values), mostly=MOST),
     ]
 
 
@@ -113,23 +109,23 @@ SUITES: dict[str, list[Expectation]] = {
     "customers": [
         *_table("customers", 1000),
         *_keys("customer_key"),
-        *_in_set("gender", GENDERS, rejects=False),
-        *_in_set("country", COUNTRIES, rejects=False),
-        *_shape("birthday", BIRTHDAY, rejects=False),
-        *_shape("age", INTEGER, rejects=False),
+        *_in_set("gender", GENDERS),
+        *_in_set("country", COUNTRIES),
+        *_shape("birthday", BIRTHDAY),
+        *_shape("age", INTEGER),
     ],
     "products": [
         *_table("products", 100),
         *_keys("product_key"),
-        _error("ExpectColumnValuesToNotBeNull", column="unit_price_usd", mostly=MOSTLY),
-        *_shape("unit_cost_usd", PRICE, rejects=True),
-        *_shape("unit_price_usd", PRICE, rejects=True),
+        _error("ExpectColumnValuesToNotBeNull", column="unit_price_usd", mostly=MOST),
+        *_shape("unit_cost_usd", PRICE),
+        *_shape("unit_price_usd", PRICE),
     ],
     "stores": [
         *_table("stores", 10),
         *_keys("store_key"),
-        *_shape("square_meters", INTEGER, rejects=False),
-        *_shape("open_date", US_DATE, rejects=False),
+        *_shape("square_meters", INTEGER),
+        *_shape("open_date", US_DATE),
     ],
     "sales": [
         *_table("sales", 1000),
@@ -142,10 +138,10 @@ SUITES: dict[str, list[Expectation]] = {
             mostly=MOSTLY,
         ),
         _error("ExpectColumnValuesToNotBeNull", column="order_date", mostly=MOSTLY),
-        *_shape("order_date", US_DATE, rejects=True),
-        _error("ExpectColumnValuesToNotBeNull", column="quantity", mostly=MOSTLY),
-        *_shape("quantity", POSITIVE_INTEGER, rejects=True),
-        *_shape("delivery_date", US_DATE, rejects=False),
+        *_shape("order_date", US_DATE, MOSTLY),
+        _error("ExpectColumnValuesToNotBeNull", column="quantity", mostly=MOST),
+        *_shape("quantity", POSITIVE_INTEGER),
+        *_shape("delivery_date", US_DATE),
         _warning("ExpectCompoundColumnsToBeUnique", column_list=["order_number", "line_item"]),
     ],
     "exchange_rates": [
@@ -153,9 +149,9 @@ SUITES: dict[str, list[Expectation]] = {
         _error("ExpectColumnValuesToNotBeNull", column="date"),
         _error("ExpectColumnValuesToNotBeNull", column="currency"),
         _error("ExpectColumnValuesToBeInSet", column="currency", value_set=list(CURRENCIES), mostly=MOSTLY),
-        *_shape("date", US_DATE, rejects=True),
+        *_shape("date", US_DATE, MOSTLY),
         _error("ExpectCompoundColumnsToBeUnique", column_list=["date", "currency"]),
-        _error("ExpectColumnValuesToNotBeNull", column="exchange", mostly=MOSTLY),
-        *_shape("exchange", DECIMAL, rejects=True),
+        _error("ExpectColumnValuesToNotBeNull", column="exchange", mostly=MOST),
+        *_shape("exchange", DECIMAL),
     ],
 }

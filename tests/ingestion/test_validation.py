@@ -50,7 +50,7 @@ def test_generated_data_passes_its_contract(warehouse: Warehouse, sample_dir: Pa
     assert all(e.page.startswith(f"validations/raw_{e.source}/{result.load_id}/") for e in entries)
     sales = next(e for e in entries if e.source == "sales")
     assert "Expectation Suite: raw_sales Data asset: None Status: Succeeded" in page_text(docs, sales)
-    assert "Evaluated Expectations 18 Successful Expectations 18 Unsuccessful Expectations 0" in page_text(docs, sales)
+    assert "Evaluated Expectations 24 Successful Expectations 24 Unsuccessful Expectations 0" in page_text(docs, sales)
     assert sorted(p.name for p in (docs.site / "expectations").iterdir()) == sorted(
         f"raw_{s.name}.html" for s in SOURCES
     )
