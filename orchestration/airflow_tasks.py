@@ -3,7 +3,9 @@
 Every task works on the run the first task recorded in audit.runs; its id is derived from the Airflow
 run, so each task (and the failure callback) finds it without XCom. The dbt nodes run as Cosmos tasks;
 `record_node_results` is their callback and turns each task's run_results.json into audit.node_results
-rows of the run, as `elt build` does for its one build.
+rows of the run, as `elt build` does for its one build. Write-audit-publish as in `elt build`: `prepare`
+readies the build schemas, the dbt tasks build and test there, and `publish` swaps them in only if no node
+failed (docs/publishing.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from ingestion.warehouse import Warehouse
 from orchestration import pipeline
-from orchestration.run_audit import record_build
+from orchestration.run_audit import record_build, update_run
 
 log = logging.getLogger(__name__)
 TRIGGER = "airflow"
@@ -61,17 +63,34 @@ def load_source(context: Any, source: str) -> int:
 
 
 def validate(context: Any) -> str:
-    """Raw must hold this run's five loads before dbt runs; returns when it finished (the build starts then)."""
+    """Raw must hold this run's five loads before dbt runs; returns when it finished (the build step starts
+    then: preparing the build schemas, the dbt task group and publishing)."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
     pipeline.validate_step(result)
     return datetime.now(UTC).isoformat()
 
 
-def export(context: Any, build_started: str) -> dict[str, int]:
-    """After the dbt task group: its wall time as the build step, then the nine report CSVs."""
+def prepare(context: Any) -> str:
+    """Before the dbt task group: leftover build schemas dropped, published incremental models copied in."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    pipeline.prepare_build_step(result)
+    return result.notes["build"]
+
+
+def publish(context: Any, build_started: str) -> str:
+    """After the dbt task group: publish its build if no node failed; its wall time (from validate's end,
+    so preparing and publishing included) as the build step."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
+    pipeline.publish_step(result)
     elapsed = datetime.now(UTC) - datetime.fromisoformat(build_started)
     result.run.seconds_per_step["build"] = round(elapsed.total_seconds(), 3)
+    update_run(result.warehouse, result.run)
+    return result.notes["build"]
+
+
+def export(context: Any) -> dict[str, int]:
+    """The nine report CSVs (of the build just published)."""
+    result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
     pipeline.export_step(result, reports_dir())
     return result.report_rows
 

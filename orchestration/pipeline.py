@@ -9,6 +9,7 @@ it was started.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from typing import TextIO
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES
 from ingestion.errors import EltError, failure_cause
 from ingestion.warehouse import Warehouse
-from orchestration import dbt
+from orchestration import dbt, publish
 from orchestration.reports import MARTS
 from orchestration.run_audit import RunRecord, fetch_run, node_counts, record_build, start_run, update_run
 
@@ -308,6 +309,29 @@ def build_and_record(
     """`elt build`: dbt build with dbt's own log, recorded in audit.runs and audit.node_results
     (under `run_id` when the caller chose it, e.g. the API, which answers with it before the build starts)."""
     return _run(warehouse, trigger, "build", lambda result: build_step(result, select, full_refresh), run_id)
+
+
+def prepare_build_step(result: RunResult) -> None:
+    """Before a build made by other processes (the DAG's Cosmos tasks): drop leftover build schemas and copy
+    each published incremental model into its build schema, as `dbt.build` does for `elt build`.
+
+    The incremental models are read from the manifest the DAG renders (`dbt.ensure_manifest`)."""
+    manifest = json.loads(dbt.ensure_manifest(result.warehouse).read_text(encoding="utf-8"))
+    prepared = publish.prepare_build(result.warehouse, manifest)
+    dropped = f"; dropped leftover {', '.join(prepared.dropped)}" if prepared.dropped else ""
+    copied = ", ".join(r.sql_name for r in prepared.copied) or "nothing"
+    result.notes["build"] = f"build schemas ready in {prepared.seconds:.2f} s: copied {copied}{dropped}"
+
+
+def publish_step(result: RunResult) -> None:
+    """After a build made by other processes (the DAG's Cosmos tasks): publish it if none of its nodes failed
+    (audit.node_results of the run), else raise BuildFailed and publish nothing."""
+    counts = node_counts(result.warehouse, result.run.run_id)
+    if counts.models_failed or counts.tests_failed:
+        shown = "; ".join(counts.failures[:3]) + (" ..." if len(counts.failures) > 3 else "")
+        raise BuildFailed(f"dbt build failed on {result.warehouse.describe()} (nothing published): {shown}")
+    published = publish.publish(result.warehouse)
+    result.notes["build"] = f"published {len(published.schemas)} schemas in {published.seconds:.2f} s"
 
 
 def begin_run(warehouse: Warehouse, run_id: str, trigger: str, command: str) -> RunResult:

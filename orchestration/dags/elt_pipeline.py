@@ -1,7 +1,12 @@
 """DAG `elt_pipeline`: the `elt run` pipeline in Airflow, with the dbt graph rendered by astronomer-cosmos.
 
-    start -> load (one task per source file) -> validate -> dbt (Cosmos: a task per model, its tests
-    after it) -> export -> docs -> finish
+    start -> load (one task per source file) -> validate -> prepare -> dbt (Cosmos: a task per model, its
+    tests after it) -> publish -> export -> docs -> finish
+
+Write-audit-publish (docs/publishing.md): `prepare` drops leftover build schemas and copies the published
+incremental models into them; the dbt tasks build and test in the build schemas (`marts__build`, ...);
+`publish` swaps them in, in one transaction, only once every dbt task passed. Until then readers (the
+reports, the marts, the API) keep the last good build.
 
 Every task calls the same step functions as the `elt` command line (orchestration/pipeline.py, through
 orchestration/airflow_tasks.py) and records its progress in audit.runs; a failing task marks the run
@@ -38,6 +43,7 @@ from ingestion.contract import SOURCES
 from ingestion.warehouse import Warehouse
 from orchestration import airflow_tasks as steps
 from orchestration.dbt import OFFLINE_ENV, PROJECT_DIR, ensure_manifest
+from orchestration.publish import build_env
 from orchestration.reports import MARTS, REPORTS
 
 WAREHOUSE = Warehouse.from_env()
@@ -93,10 +99,20 @@ with DAG(
         """Raw holds this run's five loads (present, non-empty, one load id, counts as recorded)."""
         return steps.validate(context)
 
+    @task(task_id="prepare")
+    def prepare(**context) -> str:
+        """Drop leftover build schemas; copy the published incremental models into the build schemas."""
+        return steps.prepare(context)
+
+    @task(task_id="publish")
+    def publish(build_started: str, **context) -> str:
+        """Publish the build (one transaction) once every dbt task passed; records the build step's seconds."""
+        return steps.publish(context, build_started)
+
     @task(task_id="export", outlets=REPORT_ASSETS)
-    def export(build_started: str, **context) -> dict[str, int]:
+    def export(**context) -> dict[str, int]:
         """The nine report CSVs into ELT_REPORTS_DIR."""
-        return steps.export(context, build_started)
+        return steps.export(context)
 
     @task(task_id="docs")
     def docs(**context) -> str:
@@ -133,7 +149,8 @@ with DAG(
             # Cosmos runs dbt in a temporary copy of the project and finds dbt's partial-parse file and
             # run_results.json in its target/ folder, so target/ rather than the per-target folder here.
             # No password here: these values are shown in the UI; dbt reads PGPASSWORD from the worker's env.
-            env_vars={**OFFLINE_ENV, **DBT_ENV, "DBT_TARGET_PATH": steps.COSMOS_TARGET_DIR},
+            # The build schemas' suffix: the dbt tasks build and test in `marts__build`, ... (write-audit-publish).
+            env_vars={**OFFLINE_ENV, **DBT_ENV, **build_env(), "DBT_TARGET_PATH": steps.COSMOS_TARGET_DIR},
         ),
         profile_config=ProfileConfig(
             profile_name="retail_elt",
@@ -152,5 +169,5 @@ with DAG(
     )
     steps.consumers_after_producer(dbt)
 
-    exported = export(validated)
-    started >> load >> validated >> dbt >> exported >> docs() >> finish()
+    published = publish(validated)
+    started >> load >> validated >> prepare() >> dbt >> published >> export() >> docs() >> finish()

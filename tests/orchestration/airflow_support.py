@@ -13,7 +13,16 @@ from ingestion.contract import SOURCES
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "orchestration" / "dags"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-PIPELINE_TASKS = {"start", "validate", "export", "docs", "finish", *(f"load.load_{s.name}" for s in SOURCES)}
+PIPELINE_TASKS = {
+    "start",
+    "validate",
+    "prepare",
+    "publish",
+    "export",
+    "docs",
+    "finish",
+    *(f"load.load_{s.name}" for s in SOURCES),
+}
 WATCHER_TASKS = {"dbt.dbt_producer_watcher", "dbt.dbt_producer_watcher_done"}
 
 

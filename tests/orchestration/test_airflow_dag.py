@@ -45,20 +45,23 @@ def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
     assert shape.models and shape.tested_models and shape.multi_model_tests
     assert set(dag.task_dict) == expected_task_ids(shape, mode)
 
-    # The pipeline's order: start, the five loads in turn, validate, dbt, export, docs, finish.
+    # The pipeline's order: start, the five loads in turn, validate, prepare, dbt, publish, export, docs, finish.
     loads = [f"load.load_{s.name}" for s in SOURCES]
-    chain = ["start", *loads, "validate"]
+    chain = ["start", *loads, "validate", "prepare"]
     for before, after in zip(chain, chain[1:], strict=False):
         assert dag.task_dict[after].upstream_task_ids == {before}
     after_validate = {t for t, task in dag.task_dict.items() if "validate" in task.upstream_task_ids}
+    assert after_validate == {"prepare", "publish"}  # publish reads when the build step started
+    after_prepare = {t for t, task in dag.task_dict.items() if "prepare" in task.upstream_task_ids}
     staging_runs = {f"dbt.{m}.run" for m in shape.models if m.startswith("stg_")}
-    assert after_validate == {"export", *({"dbt.dbt_producer_watcher"} if mode == "watcher" else staging_runs)}
-    export_after = dag.task_dict["export"].upstream_task_ids
-    assert {t for t in export_after if not t.startswith("dbt.")} == {"validate"}  # it reads when dbt started
+    assert after_prepare == ({"dbt.dbt_producer_watcher"} if mode == "watcher" else staging_runs)
+    publish_after = dag.task_dict["publish"].upstream_task_ids
+    assert {t for t in publish_after if not t.startswith("dbt.")} == {"validate"}
     dbt_leaves = {
-        t for t, task in dag.task_dict.items() if t.startswith("dbt.") and not task.downstream_task_ids - {"export"}
+        t for t, task in dag.task_dict.items() if t.startswith("dbt.") and not task.downstream_task_ids - {"publish"}
     }
-    assert "dbt.anomaly_detection.test" in dbt_leaves and dbt_leaves <= export_after  # export waits for all of dbt
+    assert "dbt.anomaly_detection.test" in dbt_leaves and dbt_leaves <= publish_after  # publish waits for all of dbt
+    assert dag.task_dict["export"].upstream_task_ids == {"publish"}
     assert dag.task_dict["docs"].upstream_task_ids == {"export"}
     assert dag.task_dict["finish"].upstream_task_ids == {"docs"}
     # A model's tests run after it; a test of several models after all of them.
@@ -66,9 +69,11 @@ def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
     conservation = next(t for t in dag.task_dict if t.startswith("dbt.row_conservation_stg_customers"))
     assert {"dbt.dim_customers.test", "dbt.stg_customers.test"} <= dag.task_dict[conservation].upstream_task_ids
 
-    # The dbt tasks' environment (shown in the UI) carries the warehouse's location but not its password.
+    # The dbt tasks' environment (shown in the UI) carries the warehouse's location but not its password,
+    # and the build schemas' suffix: they build and test in `marts__build`, ..., and `publish` swaps them in.
     dbt_envs = [task.env for task in dag.tasks if getattr(task, "env", None)]
     assert dbt_envs and all(env["ELT_TARGET"] == target and password not in env.values() for env in dbt_envs)
+    assert {env["ELT_BUILD_SCHEMA_SUFFIX"] for env in dbt_envs} == {"__build"}
 
     # Schedule, retries, callbacks, concurrency.
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
