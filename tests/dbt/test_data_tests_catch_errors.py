@@ -56,10 +56,11 @@ def test_broken_marts_fail_the_projects_own_tests(built: Warehouse) -> None:
         "insert into marts.rejected_records select * from marts.rejected_records where source = 'customers'"
         " and source_row = 18",
         # an orphan line that is also a fact
-        "insert into marts.fct_sales (order_number, line_item, order_date, customer_key, store_key, product_key,"
-        " currency_code, is_online, quantity, unit_price_usd, unit_cost_usd, revenue_usd, cost_usd, margin_usd,"
-        " rate_date, exchange_rate, revenue_local)"
-        " values (1003, 1, date '2024-01-04', 1, 1, 1, 'USD', false, 1, 1, 1, 1, 1, 0, date '2024-01-01', 1, 1)",
+        "insert into marts.fct_sales (order_number, line_item, order_date, delivery_date_status, customer_key,"
+        " store_key, product_key, currency_code, is_online, quantity, unit_price_usd, unit_cost_usd, revenue_usd,"
+        " cost_usd, margin_usd, rate_date, exchange_rate, revenue_local)"
+        " values (1003, 1, date '2024-01-04', 'missing', 1, 1, 1, 'USD', false, 1, 1, 1, 1, 1, 0,"
+        " date '2024-01-01', 1, 1)",
     )
     failing = failing_tests(built, "fct_sales fct_orders customer_features rejected_records stg_customers")
     assert failing == {
