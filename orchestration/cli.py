@@ -38,7 +38,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """`elt build`: `dbt build` via dbtRunner, recorded in audit; exit 1 if a model or an error test failed."""
+    """`elt build`: `dbt build` via dbtRunner into the build schemas, published if it passed, recorded in audit;
+    exit 1 if a model or an error test failed (then nothing is published)."""
     from orchestration.pipeline import build_and_record
 
     warehouse = Warehouse.from_env(args.target)
@@ -129,10 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="SOURCE", help="load only these sources (e.g. sales customers)")
     p.set_defaults(func=cmd_load)
 
-    p = sub.add_parser("build", help="dbt build: models and tests")
+    p = sub.add_parser(
+        "build",
+        help="dbt build: models and tests, published only if every model and error-severity test passed",
+        description=(
+            "dbt build into the build schemas (marts__build, ...) and, if every model and error-severity test"
+            " passed, publish them in one transaction; until then readers keep the last good build. A failed"
+            " build publishes nothing and stays in the build schemas until the next build (docs/publishing.md)."
+        ),
+    )
     add_target(p)
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
-    p.add_argument("--select", nargs="+", metavar="SELECTOR", help="dbt node selection")
+    p.add_argument(
+        "--select",
+        nargs="+",
+        metavar="SELECTOR",
+        help="dbt node selection; the build starts from a copy of every published relation, so what is"
+        " published is the whole set: the selected nodes new, the others as they were",
+    )
     p.add_argument("--run-id", type=_run_id, help="record the run under this id (default: a new one)")
     p.add_argument("--trigger", choices=("cli", "api"), default="cli", help="who started it, for audit.runs")
     p.set_defaults(func=cmd_build)

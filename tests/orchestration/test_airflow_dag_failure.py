@@ -1,34 +1,65 @@
-"""A failing dbt test in the Airflow DAG fails the run, leaves its audit row `failed` with the test's name,
-and the tasks after it (export, docs, finish, the models downstream) do not run."""
+"""A failing dbt test in the Airflow DAG fails the run before `publish`: the published marts and reports stay
+those of the last good build, the run's audit row is `failed` with the test's name, the tasks after it
+(publish, export, docs, finish) do not run, and the failed build stays in the build
+schemas. The failure is a test planted in a copy of the dbt project (tests/orchestration/wap_support.py)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-
-from ingestion.warehouse import Warehouse
+from orchestration.publish import BUILD_SUFFIX
 from tests.dbt.conftest import rows
+from tests.faults.conftest import Built, built, golden  # noqa: F401 - fixtures: a copy of one good `elt run`
 from tests.orchestration.airflow_support import airflow_dags_test
+from tests.orchestration.wap_support import (
+    PLANTED_TEST,
+    build_schemas,
+    content,
+    project_with_failing_test,
+    with_changed_quantities,
+)
 
 
-@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
-def test_a_failing_dbt_test_fails_the_run_and_stops_downstream(target: str, dag_env: dict[str, str]) -> None:
-    with (Path(dag_env["ELT_DATA_DIR"]) / "Customers.csv").open("a", encoding="utf-8") as fh:
-        # Born in 2090 with no age given: dim_customers derives a negative age, which its test refuses.
-        fh.write("99999901,Female,Future Person,Leeds,WYK,West Yorkshire,LS1,United Kingdom,Europe,1/1/2090,,\n")
-    done, states = airflow_dags_test(dag_env)
+def test_a_failing_dbt_test_fails_the_run_before_publish(
+    built: Built,  # noqa: F811 - the fixture imported above
+    airflow_home: dict[str, str],
+    sample_dir: Path,
+    tmp_path: Path,
+) -> None:
+    env = {
+        **airflow_home,
+        **built.env,
+        "ELT_DATA_DIR": str(with_changed_quantities(sample_dir, tmp_path / "data")),
+        "ELT_REPORTS_DIR": str(tmp_path / "reports"),
+        "ELT_LOCK_TIMEOUT": "60",
+        "ELT_DBT_PROJECT_DIR": str(project_with_failing_test(tmp_path / "project")),
+        "ELT_DBT_TARGET_ROOT": str(tmp_path / "target"),
+    }
+    # The DAG renders the planted project's manifest; parse it first, so that parsing the DAG stays quick.
+    parse = "from orchestration.dbt import ensure_manifest; from ingestion.warehouse import Warehouse;"
+    parse += " ensure_manifest(Warehouse.from_env())"
+    subprocess.run([sys.executable, "-c", parse], env={**os.environ, **env}, check=True, capture_output=True)
+    before = content(built.warehouse)
+    units = "select sum(quantity) as n from {}.fct_sales"
+
+    done, states = airflow_dags_test(env)
     assert done.returncode != 0 and "DagRun failed" in done.stderr + done.stdout
 
-    assert states["dbt.dim_customers.test"] == "failed"
-    assert {states[t] for t in ("export", "docs", "finish")} == {"upstream_failed"}
-    assert all(states[t] == "success" for t in ("start", "validate", "dbt.dim_customers.run"))
-    downstream_of_customers = [t for t in states if t.startswith(("dbt.customer_features.", "dbt.customer_summary."))]
-    assert downstream_of_customers and {states[t] for t in downstream_of_customers} == {"upstream_failed"}
+    # The planted test's task and the producer's `dbt build` fail; every other dbt task passes.
+    failed = {t for t, state in states.items() if state == "failed"}
+    assert failed == {"dbt.anomaly_detection.test", "dbt.dbt_producer_watcher"}, (done.stdout + done.stderr)[-6000:]
+    assert {states[t] for t in ("publish", "export", "docs", "finish")} == {"upstream_failed"}
+    assert all(states[t] == "success" for t in ("start", "validate", "prepare", "dbt.fct_sales.run"))
 
-    warehouse = Warehouse.from_env(environ={**os.environ, **dag_env})
-    (run,) = rows(warehouse, "select * from audit.runs")
+    # Nothing published: readers see the last good build; the failed one, with the new data, is in marts__build.
+    assert content(built.warehouse) == before
+    assert f"marts{BUILD_SUFFIX}" in build_schemas(built.warehouse)
+    built_units = rows(built.warehouse, units.format(f"marts{BUILD_SUFFIX}"))[0]["n"]
+    assert built_units != rows(built.warehouse, units.format("marts"))[0]["n"]
+    *_, run = rows(built.warehouse, "select * from audit.runs order by started_at")
     assert (run["trigger"], run["status"], run["tests_failed"]) == ("airflow", "failed", 1)
-    assert "expression_is_true_dim_customers_age" in run["error"] and run["finished_at"] is not None
-    assert not Path(dag_env["ELT_REPORTS_DIR"]).exists()  # nothing exported from a failed build
+    assert PLANTED_TEST in run["error"] and run["finished_at"] is not None
+    assert not Path(env["ELT_REPORTS_DIR"]).exists()  # nothing exported from a failed build
