@@ -593,3 +593,120 @@ def test_a_file_of_float_quantities_loads_and_one_of_halves_is_refused(
         assert floated[0]["n"] == floated[0]["f"] == CsvEdit(floats / "Sales.csv").rows
         shutil.rmtree(halves)
         shutil.rmtree(floats)
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. Inputs the property test (test_messy_property.py) found, pinned
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Rerun:
+    warehouse: Warehouse
+    first: CompletedProcess
+    second: CompletedProcess
+    oracle: Truth
+    gone: list[tuple[int, int]]  # (order_number, line_item) of lines the second file no longer holds
+    rows: dict[str, int]  # sales or stores source row of each planted value
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def rerun(
+    request: pytest.FixtureRequest, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, target_available
+) -> Iterator[Rerun]:
+    """`elt run` of the sample, then of a copy where a line's order number changed, a line item became
+    unreadable, an Order Date is written `04-09-2025` and a store has 0 square metres; one warehouse."""
+    target_available(request.param)
+    workdir = tmp_path_factory.mktemp(f"messy-rerun-{request.param}")
+    data_dir = copy_sample(sample_dir, workdir / "data")
+    (data_dir / "expected.json").unlink()
+    sales, stores = CsvEdit(data_dir / "Sales.csv"), CsvEdit(data_dir / "Stores.csv")
+    rows = {"order_number_changed": 1001, "line_item_unreadable": 2002, "order_date_dashes": 3003, "zero_m2": 6}
+    gone = []
+    for name in ("order_number_changed", "line_item_unreadable"):
+        row = sales.row(rows[name])
+        gone.append((int(row[0]), int(row[1])))
+    sales.set(rows["order_number_changed"], "Order Number", "999001")
+    sales.set(rows["line_item_unreadable"], "Line Item", "x")
+    day = order_date(sales.get(rows["order_date_dashes"], "Order Date"))[1]
+    sales.set(rows["order_date_dashes"], "Order Date", f"{day.month:02d}-{day.day:02d}-{day.year}")
+    stores.set(rows["zero_m2"], "Square Meters", "0")
+    sales.write()
+    stores.write()
+    for env in warehouse_env(request.param, workdir):
+        env = isolated_env(env, workdir)
+        first = run_elt("run", "--data-dir", str(sample_dir), "--reports-dir", str(workdir / "reports"), env=env)
+        second = run_elt("run", "--data-dir", str(data_dir), "--reports-dir", str(workdir / "reports"), env=env)
+        yield Rerun(Warehouse.from_env(environ=env), first, second, truth(data_dir), gone, rows)
+
+
+def test_a_second_run_drops_the_lines_gone_from_the_file(rerun: Rerun) -> None:
+    assert rerun.first.returncode == 0, output(rerun.first)
+    assert rerun.second.returncode == 0, output(rerun.second)
+    for order, item in rerun.gone:
+        found = query(
+            rerun.warehouse, f"select load_id from marts.fct_sales where order_number = {order} and line_item = {item}"
+        )
+        assert found == [], f"line {order}-{item} is no longer in Sales.csv but still in fct_sales"
+    conservation = read(rerun.warehouse, row_conservation)
+    assert conservation["sales"][0] == conservation["sales"][1], conservation
+    assert read(rerun.warehouse, sales_figures) == rerun.oracle.sales_figures()
+
+
+def test_dates_written_with_dashes_are_not_order_dates(rerun: Rerun) -> None:
+    assert rerun.second.returncode == 0, output(rerun.second)
+    row = rerun.rows["order_date_dashes"]
+    assert rerun.oracle.sources["sales"].fate[row] == "invalid_date"  # `04-09-2025`: no format of section 2
+    found = query(
+        rerun.warehouse, f"select reason from marts.rejected_records where source = 'sales' and source_row = {row}"
+    )
+    assert [r["reason"] for r in found] == ["invalid_date"]
+
+
+def test_zero_square_meters_is_valid(rerun: Rerun) -> None:
+    assert rerun.second.returncode == 0, output(rerun.second)
+    found = query(rerun.warehouse, f"select * from marts.dim_stores where store_key = {rerun.rows['zero_m2'] - 1}")
+    assert (found[0]["square_meters"], found[0]["square_meters_status"]) == (0, "valid")  # `0 to` square_meters_max
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_blank_country_keeps_the_row(target: str, sample_dir: Path, tmp_path: Path, target_available) -> None:
+    """Country is a flag-only column (section 5): blank, the customer and the store are kept."""
+    target_available(target)
+    data_dir = copy_sample(sample_dir, tmp_path / "data")
+    customers, stores = CsvEdit(data_dir / "Customers.csv"), CsvEdit(data_dir / "Stores.csv")
+    keys = [customers.get(n, "CustomerKey") for n in range(1, customers.rows + 1)]
+    row = next(n for n in range(8000, customers.rows + 1) if keys.count(keys[n - 1]) == 1)  # no other line
+    customers.set(row, "Country", "")
+    stores.set(37, "Country", "")
+    customers.write()
+    stores.write()
+    oracle = truth(data_dir)
+    for env in warehouse_env(target, tmp_path):
+        env = isolated_env(env, tmp_path)
+        done = run_elt("run", "--data-dir", str(data_dir), "--reports-dir", str(tmp_path / "reports"), env=env)
+        assert done.returncode == 0, output(done)
+        warehouse = Warehouse.from_env(environ=env)
+        kept = query(warehouse, f"select country from marts.dim_customers where source_row = {row}")
+        assert kept == [{"country": None}]
+        assert query(warehouse, "select country from marts.dim_stores where source_row = 37") == [{"country": None}]
+        assert read(warehouse, source_figures) == oracle.source_figures()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_one_blank_key_rejects_its_row_not_the_file(
+    target: str, sample_dir: Path, tmp_path: Path, target_available
+) -> None:
+    """A blank key is `invalid_key` (section 4); the contract refuses a file only when over a tenth is off."""
+    target_available(target)
+    data_dir = copy_sample(sample_dir, tmp_path / "data")
+    for file, row, column in (
+        ("Sales.csv", 61202, "Line Item"),
+        ("Stores.csv", 32, "StoreKey"),
+        ("Exchange_Rates.csv", 2043, "Date"),
+        ("Customers.csv", 500, "CustomerKey"),
+    ):
+        edit = CsvEdit(data_dir / file)
+        edit.set(row, column, "")
+        edit.write()
+    for env in warehouse_env(target, tmp_path):
+        done = run_elt("load", "--data-dir", str(data_dir), env=isolated_env(env, tmp_path))
+        assert done.returncode == 0, output(done)

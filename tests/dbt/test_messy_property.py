@@ -11,9 +11,12 @@ of the generated sample (seed 7), many cells per example in distinct rows across
   the previous good run left them (a NUL byte, for one, makes Postgres refuse the file).
 
 Exit 1 (a build that fails on a value) is never acceptable. Each example is a whole `elt run` (20-60 s),
-so there are few examples with many planted cells each, one warehouse per target shared by the examples
-(each run replaces raw; fct_sales is incremental, and must still equal the oracle's figures), a fixed
-seed and no shrinking. The planted cells are printed on failure (`note`).
+so there are few examples with many planted cells each, a fixed seed and no shrinking. Every example
+starts from the same warehouse: one good `elt run` of the unmodified sample per target, restored from a
+copy before each example (a file copy on DuckDB, a template database on Postgres). So each example is a
+second run over a first, as in production (fct_sales is incremental and must still equal the oracle's
+figures), and it fails the same way when Hypothesis replays it. The planted cells are printed on failure
+(`note`).
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from ingestion.contract import SOURCES
 from ingestion.warehouse import Warehouse
-from tests.conftest import warehouse_env
+from tests.conftest import _admin_connect, _drop_database, warehouse_env
 from tests.dbt.conftest import TARGETS
 from tests.dbt.messy import (
     CsvEdit,
@@ -150,32 +154,72 @@ def plant(data_dir: Path, cells: list[tuple[str, str, float, str]]) -> list[tupl
     return planted
 
 
-# ---- one warehouse per target, shared by the examples --------------------------------------------------
+# ---- one warehouse per target, restored to the same good run before each example ----------------------
 @dataclass
 class State:
-    """A warehouse of one target and what its last good run left in it."""
+    """A warehouse of one target, what the good run of the sample left in it, and how to go back there."""
 
     target: str
     env: dict[str, str]
     warehouse: Warehouse
     workdir: Path
-    raw: dict
-    figures: dict
-    reports: dict
+    raw: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    reports: dict = field(default_factory=dict)
     examples: int = 0
     exits: dict[int, int] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)  # the error line of each exit 2
 
-    def remember(self) -> None:
+    @property
+    def _copy(self) -> str:
+        return str(self.workdir / "baseline.duckdb") if self.target == "duckdb" else f"{self.env['PGDATABASE']}_base"
+
+    def save(self) -> None:
+        """Remember the warehouse as it is now (and what it shows) to restore it before each example."""
         self.raw = raw_snapshot(self.warehouse)
         self.figures = read(self.warehouse, messy_figures)
         self.reports = read(self.warehouse, reports_digest)
+        if self.target == "duckdb":
+            shutil.copyfile(self.env["ELT_DUCKDB_PATH"], self._copy)
+        else:
+            _copy_database(self.env["PGDATABASE"], self._copy)
+
+    def restore(self) -> None:
+        if self.target == "duckdb":
+            Path(self.env["ELT_DUCKDB_PATH"] + ".wal").unlink(missing_ok=True)
+            shutil.copyfile(self._copy, self.env["ELT_DUCKDB_PATH"])
+        else:
+            _drop_database(self.env["PGDATABASE"])
+            _copy_database(self._copy, self.env["PGDATABASE"])
+
+    def drop_copy(self) -> None:
+        if self.target == "postgres":
+            _drop_database(self._copy)
+
+
+def _copy_database(template: str, name: str) -> None:
+    """A new Postgres database `name` copied from `template` (retried while the last sessions close)."""
+    conn = _admin_connect()
+    conn.autocommit = True
+    try:
+        for attempt in range(40):
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f'create database "{name}" template "{template}"')
+                return
+            except psycopg2.errors.ObjectInUse:
+                if attempt == 39:
+                    raise
+                time.sleep(0.5)
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module", params=TARGETS)
 def state(
     request: pytest.FixtureRequest, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, target_available
 ) -> Iterator[State]:
-    """A warehouse of each target holding a good `elt run` of the unmodified sample."""
+    """A warehouse of each target holding a good `elt run` of the unmodified sample, saved for restoring."""
     target_available(request.param)
     workdir = tmp_path_factory.mktemp(f"property-{request.param}")
     started = time.monotonic()
@@ -183,12 +227,16 @@ def state(
         env = isolated_env(env, workdir)
         done = run_elt("run", "--data-dir", str(sample_dir), "--reports-dir", str(workdir / "reports"), env=env)
         assert done.returncode == 0, output(done)
-        warehouse = Warehouse.from_env(environ=env)
-        found = State(request.param, env, warehouse, workdir, {}, {}, {})
-        found.remember()
-        assert found.figures == truth(sample_dir).figures()
-        yield found
+        found = State(request.param, env, Warehouse.from_env(environ=env), workdir)
+        found.save()
+        try:
+            assert found.figures == truth(sample_dir).figures()
+            yield found
+        finally:
+            found.drop_copy()
         print(f"\n{request.param}: {found.examples} examples, exits {found.exits}, {time.monotonic() - started:.0f} s")
+        for refusal in found.refusals:
+            print(f"  refused: {refusal}")
 
 
 def _differences(a: Any, b: Any, path: str = "") -> list[str]:
@@ -224,6 +272,7 @@ def test_no_cell_value_makes_elt_run_fail(state: State, sample_dir: Path, cells)
     for file, row, column, old, new in planted:
         note(f"{file}:{row} {column}: {old!r} -> {new!r}")
     state.examples += 1
+    state.restore()
 
     done = run_elt("run", "--data-dir", str(data_dir), "--reports-dir", str(state.workdir / "reports"), env=state.env)
     state.exits[done.returncode] = state.exits.get(done.returncode, 0) + 1
@@ -236,18 +285,22 @@ def test_no_cell_value_makes_elt_run_fail(state: State, sample_dir: Path, cells)
         assert len(errors) == 1 and errors == done.stderr.strip().splitlines()[-1:], output(done)
         assert any(source.file in errors[0] for source in SOURCES), errors[0]
         note(f"refused: {errors[0]}")
+        state.refusals.append(errors[0])
         assert raw_snapshot(state.warehouse) == state.raw
         assert read(state.warehouse, messy_figures) == state.figures
         assert read(state.warehouse, reports_digest) == state.reports
         return
 
     conservation = read(state.warehouse, row_conservation)
-    assert all(raw == kept for raw, kept in conservation.values()), conservation
     found, wanted = read(state.warehouse, messy_figures), truth(data_dir).figures()
-    if found != wanted:
+    kept_all = all(raw == kept for raw, kept in conservation.values())
+    if found != wanted or not kept_all:
+        note(f"row conservation (raw, clean + duplicates + rejected): {conservation}")
         note("differences:\n" + "\n".join(_differences(found, wanted)))
         rebuilt = run_elt("build", "--full-refresh", env=state.env)
         after = read(state.warehouse, messy_figures) if rebuilt.returncode == 0 else None
         note(f"after `elt build --full-refresh` (exit {rebuilt.returncode}): equal to the oracle: {after == wanted}")
+        if after is not None and after != wanted:
+            note("differences after it:\n" + "\n".join(_differences(after, wanted)))
+    assert kept_all, conservation
     assert found == wanted
-    state.remember()
