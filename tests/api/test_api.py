@@ -18,7 +18,7 @@ from tests.api.conftest import KEY, BuiltApi
 from tests.dbt.conftest import rows
 
 MODELS = 36
-DATA_TESTS = 228  # data tests and unit tests of the project
+DATA_TESTS = 258  # data tests and unit tests of the project
 NODES_PER_BUILD = MODELS + DATA_TESTS
 
 KEYED_GETS = [

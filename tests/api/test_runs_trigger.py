@@ -51,8 +51,8 @@ def test_post_runs_builds_in_the_background_one_at_a_time(
 
         run = wait_for_run(client, run_id)
         assert (run["status"], run["trigger"], run["command"]) == ("success", "api", "build")
-        assert (run["models_built"], run["tests_passed"], run["tests_failed"]) == (36, 228, 0)
-        assert client.get(f"/runs/{run_id}/nodes", headers=KEY).json()["total"] == 36 + 228
+        assert (run["models_built"], run["tests_passed"], run["tests_failed"]) == (36, 258, 0)
+        assert client.get(f"/runs/{run_id}/nodes", headers=KEY).json()["total"] == 36 + 258
         assert (settings.dbt_target_path / "run_results.json").is_file()  # the API's own artifacts folder
         model = client.get("/models/stg_stores", headers=KEY).json()
         assert model["applied"]["last_success"]["run_id"] == run_id

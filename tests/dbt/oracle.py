@@ -77,8 +77,8 @@ def cell(text: str | None, rules: Rules = Rules()) -> str | None:
 
 
 _INTEGER = re.compile(r"-?([0-9]+)(?:\.0*)?")
-_MONEY = re.compile(r"\$?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?")
-_DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]{1,18}))?")
+_MONEY = re.compile(r"\$? *([0-9]{1,3}(?:,?[0-9]{3})*)(?:\.([0-9]{1,2}))?")  # thousands commas optional
+_DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
 def integer(text: str | None, rules: Rules = Rules()) -> tuple[str, int | None]:
@@ -125,10 +125,14 @@ def rate(text: str | None, rules: Rules = Rules()) -> tuple[str, Decimal | None]
     return "valid", amount
 
 
-_TIME = r"(?:[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?: [AP]M)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
-_US = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})" + _TIME)
-_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})" + _TIME)
-_DMY_DASH = re.compile(r"([0-9]{2})-([0-9]{2})-([0-9]{4})" + _TIME)
+_TIME = (
+    r"(?:[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?: ?[AaPp][Mm])?"
+    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+)
+_US = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})" + _TIME)  # birthdays: `/` only
+_US_ANY = re.compile(r"([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{4})" + _TIME)  # other dates: `/` or `-`
+_ISO = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})" + _TIME)
+_DMY_DASH = re.compile(r"([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})" + _TIME)
 
 
 def _time_ok(hour: str | None, minute: str | None, second: str | None) -> bool:
@@ -144,11 +148,12 @@ def _day(year: str, month: str, day: str) -> date | None:
 
 def order_date(text: str | None, rules: Rules = Rules()) -> tuple[str, date | None]:
     """(`valid` | `missing` | `invalid`, the date) of an order, delivery, open or rate date cell
-    (M/D/YYYY, MM/DD/YYYY or YYYY-MM-DD, each with an optional time); the window is the caller's."""
+    (M/D/YYYY or MM/DD/YYYY with `/` or `-`, or YYYY-MM-DD, each with an optional time); the window is the
+    caller's."""
     value = cell(text, rules)
     if value is None:
         return "missing", None
-    if match := _US.fullmatch(value):
+    if match := _US_ANY.fullmatch(value):
         month, day, year, *clock = match.groups()
     elif match := _ISO.fullmatch(value):
         year, month, day, *clock = match.groups()
@@ -476,7 +481,7 @@ def truth(data_dir: Path, rules: Rules | None = None) -> Truth:
     for key, n in st.keep_best(candidates).items():
         row = by_row[n]
         sqm_status, sqm = integer(st.get(row, "Square Meters"), rules)
-        if sqm_status == "valid" and not 0 <= sqm <= rules.square_meters_max:  # type: ignore[operator]
+        if sqm_status == "valid" and not 1 <= sqm <= rules.square_meters_max:  # type: ignore[operator]
             sqm_status = "out_of_range"
         opened_status, opened = order_date(st.get(row, "Open Date"), rules)
         stores[key] = {

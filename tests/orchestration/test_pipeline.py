@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from orchestration.dbt import target_path
 from orchestration.reports import REPORTS
 from tests.conftest import warehouse_env
 from tests.dbt.conftest import rows
+from tests.orchestration.wap_support import PLANTED_TEST, project_with_failing_test
 
 
 def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -88,14 +88,12 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
 
 
 def test_a_failing_test_fails_the_run_and_is_recorded(env: dict[str, str], sample_dir: Path, tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    shutil.copytree(sample_dir, data_dir)
-    with (data_dir / "Customers.csv").open("a", encoding="utf-8") as fh:
-        # Born in 2090 with no age given: dim_customers derives a negative age, which its test refuses.
-        fh.write("99999901,Female,Future Person,Leeds,WYK,West Yorkshire,LS1,United Kingdom,Europe,1/1/2090,,\n")
-    failed = elt("run", "--data-dir", str(data_dir), env=env)
+    # No cell of the data can fail a test any more (a bad value is a reject or a flag), so the failing test
+    # is planted in a copy of the project.
+    project = project_with_failing_test(tmp_path / "project")
+    failed = elt("run", "--data-dir", str(sample_dir), env={**env, "ELT_DBT_PROJECT_DIR": str(project)})
     assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr
-    assert re.search(r"^error: dbt build failed on .*expression_is_true_dim_customers_age", failed.stderr, re.M)
+    assert re.search(rf"^error: dbt build failed on .*{PLANTED_TEST}", failed.stderr, re.M)
     assert "Traceback" not in failed.stderr
     assert re.search(r"^run \S+ FAILED on ", failed.stdout, re.M)
     assert re.search(r"^  export +- +not run$", failed.stdout, re.M)
@@ -103,7 +101,7 @@ def test_a_failing_test_fails_the_run_and_is_recorded(env: dict[str, str], sampl
     warehouse = Warehouse.from_env(environ={**os.environ, **env})
     run = rows(warehouse, "select * from audit.runs")
     assert [(r["status"], r["tests_failed"]) for r in run] == [("failed", 1)]
-    assert "expression_is_true_dim_customers_age" in run[0]["error"]
+    assert PLANTED_TEST in run[0]["error"]
     failing = rows(warehouse, "select name, status, failures from audit.node_results where status = 'fail'")
     assert [(f["status"], f["failures"]) for f in failing] == [("fail", 1)]
     assert not Path(env["ELT_REPORTS_DIR"]).exists()  # nothing exported from a failed build

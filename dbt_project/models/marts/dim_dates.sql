@@ -1,6 +1,6 @@
 with sales as (
 
-    select order_date, delivery_date from {{ ref('int_sales_deduplicated') }}
+    select order_date, delivery_date from {{ ref('fct_sales') }}
 
 ),
 
@@ -10,7 +10,8 @@ exchange_rates as (
 
 ),
 
--- Every day from the first to the last date that any fact or rate refers to.
+-- Every day from the first to the last date that any accepted fact (lines kept from earlier files
+-- included) or rate refers to.
 bounds as (
 
     select min(day) as first_day, max(day) as last_day

@@ -2,7 +2,8 @@
   Incremental: each build merges the lines of the latest Sales file that are new or changed
   (by line_hash) on (order_number, line_item). Lines missing from the file are kept (a file may be
   a delta); a line the latest file now rejects (an orphan, a bad quantity, ...) is removed by the
-  post-hook, so a rejected line is never also a fact. A full refresh rebuilds from the file alone.
+  post-hook, so a rejected line is never also a fact; so is a kept line whose customer, product or
+  store is no longer in its dimension (it would be an orphan). A full refresh rebuilds from the file alone.
   A column added to the model is appended to an existing table (on_schema_change); it is part of
   line_hash, so the next build re-merges every line and fills it.
 #}
@@ -15,20 +16,26 @@
         post_hook=[
             "{% if is_incremental() %}
             delete from {{ this }} as target
-            where exists (
-                select 1 from {{ ref('int_sales_classified') }} as latest
-                where latest.order_number = target.order_number and latest.line_item = target.line_item
+            where (
+                exists (
+                    select 1 from {{ ref('int_sales_classified') }} as latest
+                    where latest.order_number = target.order_number and latest.line_item = target.line_item
+                )
+                and not exists (
+                    select 1 from {{ ref('int_sales_deduplicated') }} as clean
+                    where clean.order_number = target.order_number and clean.line_item = target.line_item
+                )
             )
-            and not exists (
-                select 1 from {{ ref('int_sales_deduplicated') }} as clean
-                where clean.order_number = target.order_number and clean.line_item = target.line_item
-            )
+            or not exists (select 1 from {{ ref('dim_customers') }} as d where d.customer_key = target.customer_key)
+            or not exists (select 1 from {{ ref('dim_products') }} as d where d.product_key = target.product_key)
+            or not exists (select 1 from {{ ref('dim_stores') }} as d where d.store_key = target.store_key)
             {% endif %}"
         ]
     )
 }}
 
 -- depends_on: {{ ref('int_sales_classified') }}
+-- depends_on: {{ ref('dim_customers') }}
 
 with sales as (
 
