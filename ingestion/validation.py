@@ -94,11 +94,22 @@ def validate_staged(
 
     frame = _frame(conn, source, relation)
     definition = _definition(source.name, docs)
-    run_id = RunIdentifier(run_name=load_id, run_time=datetime.now(UTC))
+    run_id = RunIdentifier(run_name=gx_run_name(load_id), run_time=datetime.now(UTC))
     result = definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC", run_id=run_id)
     outcomes = [_outcome(r) for r in result.results]
     result_id = _result_id(source.name, run_id) if docs is not None else None
     return SourceValidation(source.name, source.file, outcomes, time.perf_counter() - started, result_id)
+
+
+def gx_run_name(load_id: str) -> str:
+    """The GX run name of a load: `load-<load id>`.
+
+    GX's page renderer parses a run name with dateutil to decide whether the page title shows it, and
+    fails when the name parses as a time with an impossible UTC offset: a bare load id such as
+    `20261130T154106.027782Z-4653ad` reads as UTC offset -46:53 (about one load id in 2,000). The prefix makes
+    every name unparseable as a time, so the title always shows it.
+    """
+    return f"load-{load_id}"
 
 
 def publish_data_docs(docs: DataDocs, load_id: str, validations: list[SourceValidation]) -> float:

@@ -10,12 +10,18 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingestion.contract import SOURCES
 from ingestion.data_docs import DataDocs, IndexEntry, read_entries
 from ingestion.expectations import SUITES
 from ingestion.loader import load
+from ingestion.validation import gx_run_name
 from ingestion.warehouse import Warehouse
 from orchestration import dbt
 from tests.dbt.conftest import copy_sample, elt, rows
@@ -47,7 +53,7 @@ def test_generated_data_passes_its_contract(warehouse: Warehouse, sample_dir: Pa
     assert [(e.file, e.load_id, e.status, e.evaluated, e.errors) for e in entries] == [
         (s.file, result.load_id, "passed", len(SUITES[s.name]), []) for s in SOURCES
     ]
-    assert all(e.page.startswith(f"validations/raw_{e.source}/{result.load_id}/") for e in entries)
+    assert all(e.page.startswith(f"validations/raw_{e.source}/load-{result.load_id}/") for e in entries)
     sales = next(e for e in entries if e.source == "sales")
     assert "Expectation Suite: raw_sales Data asset: None Status: Succeeded" in page_text(docs, sales)
     assert "Evaluated Expectations 24 Successful Expectations 24 Unsuccessful Expectations 0" in page_text(docs, sales)
@@ -171,3 +177,32 @@ def test_a_warning_level_breach_loads_with_the_warning_recorded(
         [],
         ["expect_table_row_count_to_be_between: observed 5"],
     )
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(
+    started=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+    suffix=st.text(alphabet="0123456789abcdef", min_size=6, max_size=6),
+)
+def test_every_load_id_renders_as_a_gx_run_name(started: datetime, suffix: str) -> None:
+    """GX's page title parses the run name as a time; no load id may make that fail (a bare id such as
+    `...Z-601234` parsed as an impossible UTC offset and broke a Data Docs page)."""
+    from great_expectations.render.renderer.page_renderer import ValidationResultsPageRenderer
+
+    load_id = f"{started:%Y%m%dT%H%M%S.%fZ}-{suffix}"
+    run_time = started.replace(tzinfo=UTC).isoformat()
+    title = ValidationResultsPageRenderer()._determine_page_title(gx_run_name(load_id), run_time, "sales", "sales")
+    assert load_id in title
+
+
+def test_the_load_id_that_broke_a_data_docs_page_renders() -> None:
+    from great_expectations.render.renderer.page_renderer import ValidationResultsPageRenderer
+
+    BROKE = "20261130T154106.027782Z-4653ad"  # noqa: N806
+    with pytest.raises(ValueError, match="offset must be a timedelta"):  # the bare id, as before the fix
+        ValidationResultsPageRenderer()._determine_page_title(BROKE, "2026-11-30T15:41:06+00:00", "sales", "sales")
+
+    title = ValidationResultsPageRenderer()._determine_page_title(
+        gx_run_name(BROKE), "2026-11-30T15:41:06+00:00", "sales", "sales"
+    )
+    assert title.endswith("/ load-20261130T154106.027782Z-4653ad / 2026-11-30T15:41:06+00:00")
