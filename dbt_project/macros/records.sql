@@ -100,3 +100,43 @@
 {% macro default__cte_fence() -%}{%- endmacro %}
 
 {% macro postgres__cte_fence() -%}materialized{%- endmacro %}
+
+
+{#
+  The deduplicated records of one source: the rows of `staging_model` whose disposition in
+  `classified_model` (see classify_records) is `clean`, so one row per natural key. Selects the staging
+  `columns`, then the `classified_columns` the classification added (e.g. the sales line's rate), then
+  `source_row` and `load_id` for lineage back to the raw row.
+#}
+{% macro clean_records(staging_model, classified_model, columns, classified_columns=[]) -%}
+with staged as (
+
+    select * from {{ ref(staging_model) }}
+
+),
+
+classified as (
+
+    select * from {{ ref(classified_model) }}
+
+),
+
+final as (
+
+    select
+    {%- for column in columns %}
+        staged.{{ column }},
+    {%- endfor %}
+    {%- for column in classified_columns %}
+        classified.{{ column }},
+    {%- endfor %}
+        staged.source_row,
+        staged.load_id
+    from staged
+    inner join classified on staged.source_row = classified.source_row
+    where classified.disposition = 'clean'
+
+)
+
+select * from final
+{%- endmacro %}
