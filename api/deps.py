@@ -7,6 +7,7 @@ import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 import anyio
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -30,15 +31,45 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def require_api_key(request: Request, provided: Annotated[str | None, Depends(api_key_header)] = None) -> None:
-    """401 unless the X-API-Key header equals ELT_API_KEY (compared in constant time)."""
+def key_matches(request: Request, provided: str) -> bool:
+    """True if `provided` equals ELT_API_KEY (compared in constant time)."""
     expected = get_settings(request).api_key.encode()
-    if provided is None or not hmac.compare_digest(provided.encode("utf-8", "surrogateescape"), expected):
+    return hmac.compare_digest(provided.encode("utf-8", "surrogateescape"), expected)
+
+
+def authenticated(request: Request, provided: str | None) -> bool:
+    """True if the X-API-Key header (`provided`) is the key or, without the header, the request carries a
+    valid login session (api.routes.session). A wrong key is refused even with a session."""
+    if provided is not None:
+        return key_matches(request, provided)
+    return request.app.state.sessions.in_request(request)
+
+
+def require_api_key(request: Request, provided: Annotated[str | None, Depends(api_key_header)] = None) -> None:
+    """401 unless the request has the key or a login session (see `authenticated`)."""
+    if not authenticated(request, provided):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong X-API-Key header",
             headers={"WWW-Authenticate": "APIKey"},
         )
+
+
+def require_login(request: Request, provided: Annotated[str | None, Depends(api_key_header)] = None) -> None:
+    """`require_api_key` for the pages a browser opens (the docs sites): a browser's request for a page
+    (Accept: text/html) without key or session is sent to `/login?next=<this URL>` (303) instead of a 401."""
+    if authenticated(request, provided):
+        return
+    if provided is None and "text/html" in request.headers.get("accept", ""):
+        here = (request.scope.get("raw_path") or quote(request.url.path).encode()).decode("latin-1")
+        if request.url.query:
+            here += "?" + request.url.query
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER,
+            detail="log in at /login",
+            headers={"Location": "/login?next=" + quote(here, safe="")},
+        )
+    require_api_key(request, provided)
 
 
 def get_reader(request: Request) -> WarehouseReader:

@@ -16,11 +16,24 @@ from fastapi.responses import JSONResponse
 
 from api.artifacts import ArtifactMissing, ArtifactStore
 from api.db import WarehouseReader
-from api.deps import require_api_key
+from api.deps import require_api_key, require_login
 from api.launcher import RunLauncher
 from api.read_cache import ReadCache
-from api.routes import artifacts, dbt_docs, gx_docs, health, models, rejected, reports, runs, sources, tests
+from api.routes import (
+    artifacts,
+    dbt_docs,
+    gx_docs,
+    health,
+    models,
+    rejected,
+    reports,
+    runs,
+    session,
+    sources,
+    tests,
+)
 from api.schemas import ErrorBody
+from api.server import add_edge_guards
 from api.settings import Settings
 from api.static_site import StaticSite
 from ingestion.data_docs import DataDocs
@@ -31,7 +44,10 @@ Run results, dbt resources (shaped after dbt's Discovery API: keyed by `unique_i
 what is applied), the nine reports, the dbt docs site and the Great Expectations Data Docs of the raw data
 contract of the retail ELT warehouse.
 
-Every route but `/health`, `/docs`, `/dbt-docs/` and `/gx-docs/` needs the `X-API-Key` header.
+Every route but `/health`, `/login`, `/logout` and the OpenAPI docs (`/docs`, `/redoc`, `/openapi.json`)
+needs the `X-API-Key` header, or the session cookie a browser gets by logging in at `/login` with the key
+(how the dbt docs `/dbt-docs/` and the Data Docs `/gx-docs/` are opened in a browser). `/health` says only
+whether the warehouse answers; `/health/details` (keyed) says more.
 """
 
 
@@ -53,17 +69,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gx_docs = StaticSite(DataDocs.in_target(settings.dbt_target_path).site)
     app.state.launcher = RunLauncher(settings, reader)
     app.state.read_cache = ReadCache()
+    app.state.sessions = session.Sessions(settings)
 
     keyed = [Depends(require_api_key)]
     unavailable = {503: {"model": ErrorBody, "description": "warehouse unreachable, not built yet, or being written"}}
+    unauthorized = {401: {"model": ErrorBody, "description": "missing or wrong X-API-Key, and no login session"}}
     app.include_router(health.router)
-    app.include_router(dbt_docs.router)
-    app.include_router(gx_docs.router)
+    app.include_router(session.router)
+    for module in (dbt_docs, gx_docs):  # pages a browser opens: without key or session it is sent to /login
+        app.include_router(
+            module.router,
+            dependencies=[Depends(require_login)],
+            responses={**unauthorized, 303: {"description": "a browser without key or session: to /login"}},
+        )
     for module in (runs, models, tests, sources, reports, rejected, artifacts):
         app.include_router(
             module.router,
             dependencies=keyed,
-            responses={401: {"model": ErrorBody, "description": "missing or wrong X-API-Key"}, **unavailable},
+            responses={**unauthorized, **unavailable},
         )
 
     app.add_exception_handler(WarehouseBusy, _busy)
@@ -72,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A warehouse never built (no audit or mart tables yet), or a query over the statement timeout.
     for error in (duckdb.CatalogException, psycopg2.errors.UndefinedTable, psycopg2.errors.QueryCanceled):
         app.add_exception_handler(error, _not_built)
+    add_edge_guards(app)  # a NUL in the path or query is a 422; no Location names the client's Host
     return app
 
 

@@ -48,10 +48,16 @@ class LastRun(BaseModel):
 
 
 class Health(BaseModel):
-    """`ok` when the warehouse answers; `busy` while a load or build writes to a DuckDB warehouse."""
+    """`ok` when the warehouse answers; `busy` while a load or build writes to a DuckDB warehouse. Public:
+    nothing more (no path, host or error text); the rest is in HealthDetails, behind the key."""
 
     status: Literal["ok", "busy", "unreachable"]
     target: str
+
+
+class HealthDetails(Health):
+    """Health with which warehouse, why it is busy or unreachable, and how the last run ended."""
+
     warehouse: str
     detail: str | None = None
     last_run: LastRun | None = None

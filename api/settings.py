@@ -30,12 +30,14 @@ class Settings:
     pool_size: int = 8  # Postgres connections kept for requests
     statement_timeout_ms: int = 15_000  # a Postgres query of a request is cancelled after this
     stale_after_seconds: float = 36 * 3600  # a raw table whose last load is older is `stale` (daily loads)
+    session_secret: str = ""  # ELT_API_SESSION_SECRET: mixed into the key signing login sessions (api.routes.session)
+    session_seconds: int = 8 * 3600  # a login session ends this long after the login
 
     @classmethod
     def from_env(
         cls, target: str | None = None, dev: bool = False, environ: Mapping[str, str] | None = None
     ) -> Settings:
-        """Settings from ELT_API_KEY, ELT_TARGET and the warehouse variables.
+        """Settings from ELT_API_KEY, ELT_API_SESSION_SECRET, ELT_TARGET and the warehouse variables.
 
         Without ELT_API_KEY the API refuses to start, unless `dev` (then a random key is made up).
         """
@@ -57,4 +59,5 @@ class Settings:
             dbt_target_path=target_path(warehouse),
             generated_key=generated,
             stale_after_seconds=stale_hours * 3600,
+            session_secret=env.get("ELT_API_SESSION_SECRET", ""),
         )

@@ -82,25 +82,27 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """`elt serve`: the API on uvicorn; refuses to start without $ELT_API_KEY unless --dev."""
+    """`elt serve`: the API on uvicorn, each request bounded in size and time (api.server); refuses to start
+    without $ELT_API_KEY unless --dev."""
     import os
 
-    import uvicorn
-
     from api.main import create_app
+    from api.server import HttpLimits, serve
     from api.settings import Settings
 
     settings = Settings.from_env(target=args.target, dev=args.dev)
+    given = {name: getattr(args, name) for name in ("max_header_bytes", "request_timeout", "keep_alive_timeout")}
+    limits = HttpLimits(**{name: value for name, value in given.items() if value is not None})  # else the default
     if settings.generated_key:
         print(f"dev mode: X-API-Key for this server is {settings.api_key}", flush=True)
     sites = "OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/"
     print(f"API on http://{args.host}:{args.port}  ({sites})", flush=True)
     if args.workers == 1:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        serve(create_app(settings), host=args.host, port=args.port, limits=limits)
         return 0
     # Several processes: each worker builds the app from the environment, so hand it what was decided here.
     os.environ.update({"ELT_API_KEY": settings.api_key, "ELT_TARGET": settings.warehouse.target})
-    uvicorn.run("api.main:create_app", factory=True, workers=args.workers, host=args.host, port=args.port)
+    serve("api.main:create_app", host=args.host, port=args.port, workers=args.workers, limits=limits)
     return 0
 
 
@@ -169,6 +171,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="without $ELT_API_KEY: make a random key and print it once")
     p.add_argument("--workers", type=_positive_int, default=1, help="server processes (default 1)")
+    p.add_argument(
+        "--max-header-bytes",
+        type=_positive_int,
+        metavar="BYTES",
+        help="largest request line and headers; a larger head gets 400 and the connection closed (default 32768)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="time a client has to send a whole request, from when the server waits for it; a slower one is"
+        " disconnected (default 20)",
+    )
+    p.add_argument(
+        "--keep-alive-timeout",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="an open connection with no request under way is closed after this (default 5)",
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -183,6 +204,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
 
 

@@ -1,7 +1,8 @@
 """GET /dbt-docs/: the dbt docs site `dbt docs generate` wrote (index.html, manifest.json, catalog.json).
 
 Only those three names are served, from the target folder; compiled SQL and other files there are not.
-Like the OpenAPI docs, the site needs no API key (a browser cannot send one).
+The manifest holds every model's SQL and absolute server paths, so the site needs the key: a browser logs
+in once at /login, and its session opens the page and the site's own fetches of the JSON (api.deps).
 """
 
 from __future__ import annotations

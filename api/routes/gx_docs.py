@@ -1,8 +1,8 @@
 """GET /gx-docs/: the Great Expectations Data Docs of the raw data contract (written by every load).
 
 The index lists every file validated, newest first, and links GX's page of each validation and suite.
-Only files the site holds are served (see api.static_site). Like the dbt docs, no API key is needed: a
-browser cannot send one.
+Only files the site holds are served (see api.static_site). The pages show raw failing values verbatim,
+so like the dbt docs the site needs the key, or the session of a login at /login (api.deps).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def count(built: BuiltApi, relation: str) -> int:
 # ---------------------------------------------------------------------------------------------- auth
 
 
-def test_every_route_but_health_and_docs_needs_the_key(client: TestClient) -> None:
+def test_every_route_but_health_and_the_openapi_docs_needs_the_key(client: TestClient) -> None:
     for url in KEYED_GETS:
         missing = client.get(url)
         wrong = client.get(url, headers={"X-API-Key": "not-the-key"})
@@ -61,8 +61,10 @@ def test_every_route_but_health_and_docs_needs_the_key(client: TestClient) -> No
         assert wrong.json() == {"detail": "missing or wrong X-API-Key header"}
     assert client.post("/runs", json={}).status_code == 401
     assert client.post("/runs", json={}, headers={"X-API-Key": KEY["X-API-Key"] + "x"}).status_code == 401
-    for url in ("/health", "/docs", "/openapi.json", "/dbt-docs/", "/gx-docs/"):
+    for url in ("/health", "/docs", "/openapi.json"):
         assert client.get(url).status_code == 200, url
+    for url in ("/dbt-docs/", "/dbt-docs/manifest.json", "/gx-docs/", "/health/details"):  # see test_access.py
+        assert client.get(url).status_code == 401, url
 
 
 def test_the_api_refuses_to_start_without_a_key_unless_dev() -> None:
@@ -79,7 +81,8 @@ def test_the_api_refuses_to_start_without_a_key_unless_dev() -> None:
 
 
 def test_health_reports_the_warehouse_and_the_last_run(client: TestClient, built: BuiltApi) -> None:
-    body = client.get("/health").json()
+    assert client.get("/health").json() == {"status": "ok", "target": built.warehouse.target}
+    body = get(client, "/health/details")
     assert body["status"] == "ok" and body["target"] == built.warehouse.target
     assert body["last_run"]["status"] == "success" and body["last_run"]["command"] == "run"
 
@@ -359,32 +362,32 @@ def test_data_contract_docs_are_served(client: TestClient, built: BuiltApi) -> N
     docs = DataDocs.in_target(built.target_path)
     entries = read_entries(docs)  # the one `elt run`: five files validated, all passed
     assert [(e.file, e.status) for e in entries] == [(s.file, "passed") for s in SOURCES]
-    index = client.get("/gx-docs/")  # no key: a browser opens it
+    index = client.get("/gx-docs/", headers=KEY)  # a browser opens it with a login session (test_access.py)
     assert index.status_code == 200 and index.headers["content-type"] == "text/html; charset=utf-8"
     assert index.content == docs.index.read_bytes() and index.text.count('class="passed-row"') == 5
     links = re.findall(r'href="([^"]+)"', index.text)
     assert sorted(link for link in links if link.startswith("validations/")) == sorted(e.page for e in entries)
     assert len([link for link in links if link.startswith("expectations/")]) == 5
     for link in links:
-        page = client.get(f"/gx-docs/{link}")
+        page = client.get(f"/gx-docs/{link}", headers=KEY)
         assert page.status_code == 200 and page.content == (docs.site / link).read_bytes(), link
-    sales = client.get(f"/gx-docs/{next(e.page for e in entries if e.source == 'sales')}")
+    sales = client.get(f"/gx-docs/{next(e.page for e in entries if e.source == 'sales')}", headers=KEY)
     assert sales.headers["content-type"] == "text/html; charset=utf-8" and "raw_sales" in sales.text
-    css = client.get("/gx-docs/static/styles/data_docs_default_styles.css")
+    css = client.get("/gx-docs/static/styles/data_docs_default_styles.css", headers=KEY)
     assert css.status_code == 200 and css.headers["content-type"] == "text/css; charset=utf-8"
-    missing = client.get("/gx-docs/validations/raw_sales/none.html")
+    missing = client.get("/gx-docs/validations/raw_sales/none.html", headers=KEY)
     assert missing.status_code == 404 and missing.json() == {
         "detail": "the data contract docs have no file 'validations/raw_sales/none.html'"
     }
-    redirect = client.get("/gx-docs", follow_redirects=False)
+    redirect = client.get("/gx-docs", headers=KEY, follow_redirects=False)
     assert redirect.status_code == 308 and redirect.headers["location"] == "/gx-docs/"
 
 
 def test_dbt_docs_site_is_served(client: TestClient, built: BuiltApi) -> None:
-    index = client.get("/dbt-docs/")
+    index = client.get("/dbt-docs/", headers=KEY)
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     assert index.content == (built.target_path / "index.html").read_bytes()
-    assert client.get("/dbt-docs/manifest.json").json()["metadata"]["project_name"] == "retail_elt"
-    assert client.get("/dbt-docs/catalog.json").status_code == 200
-    redirect = client.get("/dbt-docs", follow_redirects=False)
+    assert client.get("/dbt-docs/manifest.json", headers=KEY).json()["metadata"]["project_name"] == "retail_elt"
+    assert client.get("/dbt-docs/catalog.json", headers=KEY).status_code == 200
+    redirect = client.get("/dbt-docs", headers=KEY, follow_redirects=False)
     assert redirect.status_code == 308 and redirect.headers["location"] == "/dbt-docs/"

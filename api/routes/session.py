@@ -1,0 +1,154 @@
+"""GET and POST /login, POST /logout: a browser's session, for the pages a browser opens (the dbt docs site
+and the Data Docs), which cannot send the X-API-Key header.
+
+POST /login with the key sets a cookie signed with itsdangerous (HMAC-SHA256 over a random session id and
+the time of the login): HttpOnly, SameSite=Lax, Secure when the request came over https, valid for
+`Settings.session_seconds` after the login and never renewed. Every keyed route takes that cookie as it
+takes the key (api.deps). The signing key is scrypt(ELT_API_KEY, salt ELT_API_SESSION_SECRET or a fixed
+label): every uvicorn worker and every restart of the server derives the same one, so a session holds
+across them, and changing either ends every session. Nothing is kept on the server: logging out deletes
+the cookie in the browser, and a copy of it taken before stays valid until its lifetime ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import secrets
+from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, TimestampSigner
+
+from api.deps import key_matches
+from api.settings import Settings
+
+router = APIRouter(tags=["session"])
+
+COOKIE = "elt_session"
+LANDING = "/dbt-docs/"  # where a login without a (local) `next` leads
+FORM_LIMIT = 4096  # bytes of a login form; a longer body is refused unread
+SALT_LABEL = b"retail-elt api session v1"
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+class Sessions:
+    """Issues and checks the session cookie of one API key."""
+
+    def __init__(self, settings: Settings):
+        key = signing_key(settings.api_key, settings.session_secret)
+        self.signer = TimestampSigner(key, salt="elt-api-session", digest_method=hashlib.sha256)
+        self.lifetime_seconds = settings.session_seconds
+
+    def issue(self) -> str:
+        """A new session's cookie value: a random id, the time now, their signature."""
+        return self.signer.sign(secrets.token_urlsafe(12)).decode()
+
+    def in_request(self, request: Request) -> bool:
+        """True if the request carries a valid session cookie."""
+        return self.valid(request.cookies.get(COOKIE))
+
+    def valid(self, cookie: str | None) -> bool:
+        """True if `cookie` was issued by this key's signer less than the lifetime ago."""
+        if not cookie:
+            return False
+        try:
+            self.signer.unsign(cookie, max_age=self.lifetime_seconds)
+        except BadSignature:  # SignatureExpired included
+            return False
+        return True
+
+
+@functools.lru_cache(maxsize=4)
+def signing_key(api_key: str, session_secret: str) -> bytes:
+    """32 bytes: scrypt of the API key, salted with the session secret (or a fixed label). scrypt costs about
+    0.1 s (once per process and key), so a leaked cookie is no cheap way to test guesses of a weak key."""
+    salt = session_secret.encode("utf-8", "surrogateescape") or SALT_LABEL
+    return hashlib.scrypt(api_key.encode("utf-8", "surrogateescape"), salt=salt, n=2**14, r=8, p=1, dklen=32)
+
+
+def local_path(target: str | None) -> str:
+    """`target` if it is a path on this server (`/gx-docs/x.html?a=1`), else LANDING: no scheme, no host,
+    no `//` or backslash a browser would read as another host, no control character."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return LANDING
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else LANDING
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(next_path: Annotated[str | None, Query(alias="next")] = None) -> HTMLResponse:
+    """The login form (no script, nothing from another server); `next` is where a login leads."""
+    return _form(local_path(next_path))
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request) -> Response:
+    """303 to the form's `next` (a local path) with the session cookie if its `key` is ELT_API_KEY; else 401
+    and the form again. A form over FORM_LIMIT bytes is 413."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            return PlainTextResponse("login form too large", status.HTTP_413_CONTENT_TOO_LARGE)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
+    except ValueError:
+        fields = {}
+    key, next_path = (fields.get(name, [""])[0] for name in ("key", "next"))
+    target = local_path(next_path)
+    if not key_matches(request, key):
+        return _form(target, error="wrong key", status_code=status.HTTP_401_UNAUTHORIZED)
+    sessions: Sessions = request.app.state.sessions
+    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        COOKIE,
+        sessions.issue(),
+        max_age=sessions.lifetime_seconds,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request) -> RedirectResponse:
+    """Deletes the session cookie; 303 to the login form."""
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER, headers={"Cache-Control": "no-store"})
+    response.delete_cookie(COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="lax")
+    return response
+
+
+def _form(next_path: str, error: str = "", status_code: int = status.HTTP_200_OK) -> HTMLResponse:
+    message = f'<p class="error">{html.escape(error)}</p>' if error else ""
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Log in: retail ELT warehouse</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}
+input{{display:block;width:100%;margin:.5rem 0 1rem;padding:.4rem;box-sizing:border-box}}
+.error{{color:#b00020}}</style></head>
+<body><h1>Retail ELT warehouse</h1>
+<p>The dbt docs and the data contract docs need the API key (ELT_API_KEY).</p>{message}
+<form method="post" action="/login">
+<label for="key">API key</label><input id="key" name="key" type="password" autocomplete="current-password" required>
+<input type="hidden" name="next" value="{html.escape(next_path, quote=True)}">
+<button type="submit">Log in</button>
+</form></body></html>
+"""
+    return HTMLResponse(page, status_code, headers=PAGE_HEADERS)
