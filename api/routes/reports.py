@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from api.artifacts import Artifact
-from api.db import WarehouseReader, stream_rows
-from api.deps import Artifacts, Cache, Conn, Paging, get_reader
-from api.read_cache import ReadCache
+from api.db import stream_rows
+from api.deps import Artifacts, Cache, Conn, Paging, get_connection
+from api.read_cache import ReadCache, ReportsState, reports_state
 from api.report_query import CatalogColumn, QueryError, ReportQuery, build_query, json_safe, report_columns
 from api.schemas import ErrorBody, Page, ReportColumn, ReportInfo
 from ingestion.warehouse import Connection
@@ -33,14 +36,19 @@ NOT_FOUND = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
 @router.get("", response_model=Page[ReportInfo])
-def list_reports(artifacts: Artifacts, conn: Conn, paging: Paging) -> Page[ReportInfo]:
+def list_reports(artifacts: Artifacts, conn: Conn, cache: Cache, paging: Paging) -> Page[ReportInfo]:
     """The nine reports with their columns (from the warehouse catalog), descriptions and row counts."""
     nodes = artifacts.optional(Artifact.manifest).get("nodes", {})
+    state = reports_state(conn)
     items = []
     for name in paging.slice(list(REPORTS)):
         node = nodes.get(f"model.retail_elt.{name}", {})
         documented = node.get("columns", {})
-        found = report_columns(conn, name)
+        found = cache.get_or_compute(state.key, ("columns", name), lambda name=name: report_columns(conn, name))
+        rows = 0
+        if found:
+            count = f"select count(*) from reports.{name}"
+            rows = cache.get_or_compute(state.rows_key(name), ("rows", name), lambda q=count: conn.scalar(q))
         items.append(
             ReportInfo(
                 name=name,
@@ -54,12 +62,19 @@ def list_reports(artifacts: Artifacts, conn: Conn, paging: Paging) -> Page[Repor
                     )
                     for c in found
                 ],
-                rows=conn.scalar(f"select count(*) from reports.{name}") if found else 0,
+                rows=rows,
                 url=f"/reports/{name}",
                 csv_url=f"/reports/{name}.csv",
             )
         )
     return Page(items=items, page=paging.page, page_size=paging.page_size, total=len(REPORTS))
+
+
+# The CSV route's connection, let go when the handler returns (FastAPI's "function" scope), before the response
+# is sent: by then the whole CSV is written (see report_csv), and a client reading it slowly holds none.
+ConnUntilReturn = Annotated[Connection, Depends(get_connection, scope="function")]
+CSV_IN_MEMORY_BYTES = 1 << 20  # a CSV up to this size is kept in memory while sent, a larger one in a temporary file
+CSV_CHUNK_BYTES = 64 * 1024  # bytes handed to the server per write
 
 
 @router.get(
@@ -69,29 +84,58 @@ def list_reports(artifacts: Artifacts, conn: Conn, paging: Paging) -> Page[Repor
 )
 def report_csv(
     name: str,
-    reader: Annotated[WarehouseReader, Depends(get_reader)],
+    conn: ConnUntilReturn,
     cache: Cache,
     sort: SortParam = None,
     filters: Annotated[list[str], Query(alias="filter", max_length=10, description=FILTER_HELP)] = [],  # noqa: B006 - FastAPI copies it
 ) -> StreamingResponse:
-    """The whole report (or the rows matching `filter`, in `sort` order) as CSV with a header, streamed."""
-    with reader.connection() as conn:
-        columns, query = _checked_query(conn, cache, name, sort, filters)
+    """The whole report (or the rows matching `filter`, in `sort` order) as CSV with a header.
 
-    def body() -> Iterator[str]:
+    The CSV is written out in full before the response starts, holding one connection from the limited
+    path (api.deps.get_connection): a failure is an error status, never a 200 whose body stops short, and
+    the response carries its Content-Length. The connection is let go before the first byte is sent, so a
+    client that reads slowly, stalls or disconnects holds a temporary file, no DuckDB reader slot and no
+    Postgres connection.
+    """
+    columns, query = _checked_query(conn, cache, name, sort, filters)
+    spool, size = _spooled_csv(conn, [c.name for c in columns], query.all_sql(name), query.params)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "Content-Length": str(size)}
+    return StreamingResponse(
+        _chunks(spool),
+        media_type="text/csv; charset=utf-8",
+        headers=headers,
+        background=BackgroundTask(spool.close),  # also run when the client hangs up mid-response
+    )
+
+
+def _spooled_csv(
+    conn: Connection, header: list[str], statement: str, params: Sequence[Any]
+) -> tuple[tempfile.SpooledTemporaryFile[bytes], int]:
+    """The CSV (UTF-8, `\\n` line ends, NULL as an empty field) of `header` and the statement's rows, in a
+    spooled temporary file positioned at its start, and its size in bytes. Raises what the query raises."""
+    spool = tempfile.SpooledTemporaryFile(max_size=CSV_IN_MEMORY_BYTES)  # noqa: SIM115 - the response closes it
+    try:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([c.name for c in columns])
-        with reader.connection() as conn:
-            for batch in stream_rows(conn, query.all_sql(name), query.params):
-                writer.writerows([[_csv_value(v) for v in row] for row in batch])
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+        writer.writerow(header)
+        for batch in stream_rows(conn, statement, params):
+            writer.writerows([[_csv_value(v) for v in row] for row in batch])
+            spool.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+        spool.write(buffer.getvalue().encode())
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool, size
 
-    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+
+async def _chunks(spool: tempfile.SpooledTemporaryFile[bytes]) -> AsyncIterator[bytes]:
+    """The file's bytes from where it stands, CSV_CHUNK_BYTES at a time (read in a worker thread: it may be on disk)."""
+    while chunk := await anyio.to_thread.run_sync(spool.read, CSV_CHUNK_BYTES):
+        yield chunk
 
 
 @router.get("/{name}", response_model=Page[dict[str, Any]], responses=NOT_FOUND)
@@ -104,7 +148,8 @@ def read_report(
     filters: Annotated[list[str], Query(alias="filter", max_length=10, description=FILTER_HELP)] = [],  # noqa: B006 - FastAPI copies it
 ) -> Page[dict[str, Any]]:
     """One page of a report: `sort` and `filter` on its columns only; `total` counts every matching row."""
-    _, query = _checked_query(conn, cache, name, sort, filters)
+    state = reports_state(conn)
+    _, query = _checked_query(conn, cache, name, sort, filters, state)
 
     def read() -> Page[dict[str, Any]]:
         total = conn.scalar(query.count_sql(name), query.params)
@@ -113,15 +158,21 @@ def read_report(
         return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
 
     key = ("page", name, query.where, query.params, query.order_by, paging.page, paging.page_size)
-    return cache.get_or_compute(conn.snapshot, key, read)
+    return cache.get_or_compute(state.rows_key(name), key, read, weight=lambda page: len(page.items))
 
 
 def _checked_query(
-    conn: Connection, cache: ReadCache, name: str, sort: str | None, filters: list[str]
+    conn: Connection,
+    cache: ReadCache,
+    name: str,
+    sort: str | None,
+    filters: list[str],
+    state: ReportsState | None = None,
 ) -> tuple[list[CatalogColumn], ReportQuery]:
     if name not in REPORTS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no report {name}: reports are {', '.join(REPORTS)}")
-    columns = cache.get_or_compute(conn.snapshot, ("columns", name), lambda: report_columns(conn, name))
+    state = state or reports_state(conn)
+    columns = cache.get_or_compute(state.key, ("columns", name), lambda: report_columns(conn, name))
     if not columns:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"report {name} has not been built yet: run `elt run`")
     try:
