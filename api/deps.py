@@ -149,7 +149,10 @@ def pagination(
     return Pagination(page, page_size)
 
 
-Conn = Annotated[Connection, Depends(get_connection)]
+# A route's connection is let go when the handler returns (FastAPI's "function" scope), before the response is
+# sent: every answer is complete by then, so a client that reads slowly, stops reading or pipelines requests
+# without reading holds no connection and no DuckDB reader slot.
+Conn = Annotated[Connection, Depends(get_connection, scope="function")]
 Artifacts = Annotated[ArtifactStore, Depends(get_artifacts)]
 GxDocs = Annotated[StaticSite, Depends(get_gx_docs)]
 Paging = Annotated[Pagination, Depends(pagination)]

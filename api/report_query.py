@@ -302,8 +302,9 @@ def _integer(column: CatalogColumn, text: str) -> int:
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
     if _INTEGER.fullmatch(text) is None:
         raise _refused(column, text, "takes an integer: ASCII digits 0-9 with an optional sign")
-    digits = text.lstrip("+-").lstrip("0")
-    value = int(text) if len(digits) <= 40 else None  # longer than any type's range (and int()'s digit limit)
+    digits = text.lstrip("+-").lstrip("0") or "0"  # leading zeros count for nothing (nor for int()'s digit limit)
+    sign = "-" if text.startswith("-") else ""
+    value = int(sign + digits) if len(digits) <= 40 else None  # longer than any type's range
     if value is None or not low <= value <= high:
         raise _refused(column, text, f"holds integers from {low} to {high}")
     return value

@@ -1,8 +1,9 @@
 """How `elt serve` serves the API: uvicorn over h11 with bounded requests, and two guards at the app's edge.
 
 The server (each limit an option of `elt serve`, the same in every worker):
-- a request head (request line and headers) over `max_header_bytes` is refused by h11's own limit: 400 and
-  the connection closed; no more than the limit and one read of the socket is ever buffered for it;
+- a request head (request line and headers) over `max_header_bytes` is refused: 400 and the connection
+  closed. h11's own limit stops an unfinished head at that size (no more than it and one read of the socket,
+  at most 256 KiB, is ever buffered); a head that arrives whole in one read is measured once parsed;
 - a request (head and body) must arrive within `request_timeout` seconds of the server waiting for it (the
   connection opening, or the previous response ending); a client sending slower, however steadily
   (slowloris), is disconnected. An answer being computed or streamed is not timed;
@@ -15,6 +16,9 @@ unfinished 20 MB ones held ~220 MB), so the server runs h11. Measured side by si
 0.1 ms at the median with one client and 5-8 % of requests per second under full load.
 
 The app (`add_edge_guards`, called by `api.main.create_app`):
+- a request body over MAX_BODY_BYTES (the API takes small JSON and a login form) is a 413 before any route
+  sees it, key or no key: the body is read up to the limit only (by Content-Length at once, else as it
+  comes);
 - a NUL character in the path or the query string (`%00`) is a 422 before routing: no route, file lookup or
   warehouse query sees one (Postgres refuses NUL in text, open() in a file name). The OpenAPI schema says so
   on every free string parameter;
@@ -66,6 +70,33 @@ class LimitedConfig(uvicorn.Config):
         self.limits = limits
 
 
+class BoundedConnection(h11.Connection):
+    """An h11 server connection that refuses a request whose head, once parsed, is over `max_head_bytes`.
+
+    h11 bounds only a head still incomplete (`max_incomplete_event_size`); one that arrives whole in a single
+    read of the socket is parsed whatever its size. The size is counted as sent on the wire: request line,
+    each header's `name: value` and line ends (within a byte per header of what the client sent, as h11
+    trims the whitespace around values).
+    """
+
+    def __init__(self, max_head_bytes: int) -> None:
+        super().__init__(h11.SERVER, max_incomplete_event_size=max_head_bytes)
+        self.max_head_bytes = max_head_bytes
+
+    def next_event(self) -> Any:  # h11's Event | NEED_DATA | PAUSED
+        """The next event; raises h11.RemoteProtocolError (uvicorn answers 400 and closes) for a head too large."""
+        event = super().next_event()
+        if isinstance(event, h11.Request) and head_bytes(event) > self.max_head_bytes:
+            raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
+        return event
+
+
+def head_bytes(request: h11.Request) -> int:
+    """Bytes of a request head as sent: `METHOD target HTTP/x.y\r\n`, `name: value\r\n` each, `\r\n`."""
+    line = len(request.method) + len(request.target) + len(b"HTTP/") + len(request.http_version) + 4
+    return line + sum(len(name) + len(value) + 4 for name, value in request.headers.raw_items()) + 2
+
+
 class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline on receiving each request, and idle connections timed from the
     moment they open (see the module docstring)."""
@@ -78,7 +109,9 @@ class BoundedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.request_timeout = getattr(config, "limits", HttpLimits()).request_timeout
+        limits = getattr(config, "limits", HttpLimits())
+        self.conn = BoundedConnection(limits.max_header_bytes)
+        self.request_timeout = limits.request_timeout
         self.request_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -153,6 +186,7 @@ def add_edge_guards(app: FastAPI) -> None:
     no string parameter may hold a NUL (`"not": {"pattern": "\\u0000"}` on each), so that a client (or a
     schema-driven fuzzer) knows a NUL is refused and why a 422 answers it."""
     app.add_middleware(RefuseNul)
+    app.add_middleware(LimitBody)
     app.add_middleware(RelativeRedirects)
     generate = app.openapi
 
@@ -204,6 +238,49 @@ def _nul_location(scope: Scope) -> list[str] | None:
         if "\x00" in name or "\x00" in value:
             return ["query", name.replace("\x00", "")]
     return None
+
+
+MAX_BODY_BYTES = 64 * 1024  # the largest request body: `POST /runs` takes a short JSON list, `/login` a key
+
+
+class LimitBody:
+    """ASGI middleware: a request body over `limit` bytes gets 413 before the app sees the request, so that
+    no one, with or without the key, makes the server hold more than `limit` bytes of a body. A declared
+    Content-Length over the limit is refused unread; a body without one (chunked) is read up to the limit,
+    then handed to the app as it came."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"a request body may hold at most {self.limit} bytes"
+        await JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})(scope, receive, send)
 
 
 class RelativeRedirects:

@@ -123,6 +123,45 @@ def test_a_request_head_over_the_limit_is_refused_and_one_within_it_answered(duc
     assert closed and status_of(response) == 200, response[:200]
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ("X-Big: " + "a" * (120 * 1024),),  # one header of 120 KiB, the whole head in one write
+        tuple(f"X-Many-{i}: {'b' * 3}" for i in range(5000)),  # 5,000 small headers, 90 KiB in all
+        ("X-Just-Over: " + "c" * (32 * 1024 - 80),),  # a few bytes over the 32 KiB limit
+    ],
+    ids=["one-header-120KiB", "5000-headers", "just-over"],
+)
+def test_a_whole_head_over_the_limit_in_one_write_is_refused(duckdb_server: LiveServer, headers: tuple) -> None:
+    # h11 bounds only a head still incomplete; one that arrives whole in a single read was answered 200.
+    request = head("/health", *headers)
+    assert len(request) > 32 * 1024
+    with connect(duckdb_server) as sock:
+        sock.sendall(request)
+        response, closed = read_until_closed(sock)
+    assert closed and status_of(response) in (None, 400), response[:200]
+
+
+def test_a_request_body_over_the_limit_is_refused_unread_without_the_key(duckdb_server: LiveServer) -> None:
+    # POST /runs declaring 30 MB, without the key: 413 at once, before the body is sent (it never is).
+    declared = "\r\n".join(
+        ["POST /runs HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", f"Content-Length: {30 * MB}"]
+    )
+    with connect(duckdb_server) as sock:
+        sock.sendall(declared.encode() + b"\r\n\r\n" + b"[" * 1024)
+        response, closed = read_until_closed(sock)
+    assert closed and status_of(response) == 413, response[:300]
+    assert b"at most 65536 bytes" in response
+
+    # The same without a length (chunked): read up to the limit, then refused.
+    with httpx.Client(timeout=GENEROUS) as http:
+        chunks = iter([b"[" * 60_000, b"[" * 60_000])
+        refused = http.post(f"{duckdb_server.url}/runs", content=chunks, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 413, refused.text
+        small = http.post(f"{duckdb_server.url}/runs", json={"select": ["nothing"]})  # a small body: to the key check
+        assert small.status_code == 401, small.text
+
+
 def test_unfinished_huge_request_heads_do_not_grow_the_server_memory(duckdb_server: LiveServer) -> None:
     pid = duckdb_server.process.pid
     httpx.get(f"{duckdb_server.url}/health")  # warm: the first request's imports are not the heads' cost

@@ -460,3 +460,13 @@ def test_the_catalog_types_the_filters_rely_on(built: BuiltApi) -> None:
             ("anomaly_detection", "z_score"): ("double precision", 53, None),
             ("sales_trends_daily", "revenue_usd"): ("numeric", None, None),
         }
+
+
+def test_leading_zeros_count_for_nothing_however_many(client: TestClient) -> None:
+    """5,000 leading zeros once went to int() whole and broke its 4,300-digit limit (a 500)."""
+    padded = client.get("/reports/customer_summary", headers=KEY, params={"filter": "orders:gt:" + "0" * 5000 + "1"})
+    plain = client.get("/reports/customer_summary", headers=KEY, params={"filter": "orders:gt:1"})
+    assert padded.status_code == plain.status_code == 200, padded.text[:300]
+    assert padded.json()["total"] == plain.json()["total"]
+    csv = client.get("/reports/customer_summary.csv", headers=KEY, params={"filter": "orders:gt:" + "0" * 5000 + "1"})
+    assert csv.status_code == 200 and csv.text.count("\n") == plain.json()["total"] + 1

@@ -90,6 +90,54 @@ def test_stalled_and_vanished_csv_clients_hold_no_reader_slot(
             client.sock.close()
 
 
+PIPELINED = 20  # requests one client sends in one write, then never reads an answer
+PIPELINED_PATH = "/tests?page_size=500"  # a JSON answer of a few hundred KB
+
+
+def test_clients_that_pipeline_requests_and_never_read_hold_no_reader_slot(
+    built: BuiltApi, sample_dir: Path, tmp_path: Path
+) -> None:
+    """Every JSON route, not only the CSV: a client sending many requests at once and reading no answer
+    once kept its connection (and with it the DuckDB reader slot) until it hung up, as a route let go of its
+    connection only after its answer was sent; enough of them hung every keyed request."""
+    duckdb = built.warehouse.target == "duckdb"
+    if duckdb:
+        built = private_duckdb_copy(built, tmp_path / "copy")
+    with live_server(built) as server, httpx.Client(base_url=server.url, headers=KEY, timeout=TIMEOUT) as http:
+        one = http.get(PIPELINED_PATH)
+        assert one.status_code == 200, one.text[:300]
+        request = f"GET {PIPELINED_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEY}\r\n\r\n".encode()
+        stalled = []
+        for _ in range(Settings.pool_size + 1):  # more clients than requests may hold a connection at once
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, ETHERNET_MSS)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(request * PIPELINED)
+            stalled.append(sock)
+
+        runs = http.get("/runs")  # answered while every stalled client still has answers waiting
+        assert runs.status_code == 200, runs.text[:300]
+        if duckdb:
+            env = {**os.environ, **built.env, "ELT_API_KEY": API_KEY}
+            load = subprocess.run(
+                [sys.executable, "-m", "orchestration.cli", "load", "--data-dir", str(sample_dir)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+            assert load.returncode == 0, f"elt load failed:\n{load.stdout}{load.stderr}\nserver:\n{server.log()}"
+        again = http.get(PIPELINED_PATH)
+        assert again.status_code == 200 and again.json() == one.json()
+
+        # The stall was real: most answers are still on the server's side.
+        for sock in stalled:
+            download = Download(sock, 0)
+            assert bytes_out_of_server(server, download) < PIPELINED * len(one.content)
+            download.close()
+
+
 @pytest.mark.postgres
 def test_postgres_parallel_csv_downloads_are_complete_or_refused(
     built_apis: PerTarget[BuiltApi], postgres_available: bool
