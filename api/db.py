@@ -208,22 +208,27 @@ class DuckDBReadHandle:
 
 
 def fetch_dicts(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """The rows of one statement (`?` placeholders) as dicts: column name -> value."""
+    """The rows of one statement (`?` placeholders, see Connection.bind) as dicts: column name -> value.
+
+    Raises the driver's error when the statement fails.
+    """
     columns, rows = conn.fetch(statement, params)
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def stream_rows(conn: Connection, statement: str, params: Sequence[Any] = (), batch: int = 5000) -> Iterator[list]:
-    """The rows of one query in batches, without holding them all in memory (Postgres: a server-side cursor)."""
+    """The rows of one query (`?` placeholders) in lists of up to `batch` tuples, without holding them all in
+    memory (Postgres: a server-side cursor). Raises the driver's error when the query fails."""
+    statement, bound = conn.bind(statement, params)
     if conn.target == "duckdb":
-        result = conn.raw.execute(statement, list(params))
+        result = conn.raw.execute(statement, bound)
         while rows := result.fetchmany(batch):
             yield rows
         return
     # A named cursor is server-side; WITH HOLD lets it live outside a transaction (autocommit connections).
     with conn.raw.cursor(name=f"stream_{secrets.token_hex(6)}", withhold=True) as cur:
         cur.itersize = batch
-        cur.execute(statement.replace("?", "%s"), tuple(params) or None)
+        cur.execute(statement, bound)
         while rows := cur.fetchmany(batch):
             yield rows
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
+import re
 import sys
 import threading
 import time
@@ -305,8 +307,65 @@ def _advisory_lock(warehouse: Warehouse, wait: float, purpose: str) -> Iterator[
         conn.close()  # were the process to die instead, the session's end releases the lock
 
 
+# Lexemes of Postgres SQL inside which a `?` or `%` is text: string constants (standard, E'' with backslash
+# escapes, dollar-quoted), quoted identifiers, line comments. Block comments nest, so `/*` is only spotted
+# here (see _comment_end); a bare word is one lexeme so that a `$` inside one (`a$b$`) opens no dollar quote.
+# An unterminated string, identifier or comment runs to the end of the statement (the server reports it).
+_LEXEME = re.compile(
+    r"""
+      [Ee]'(?:\\.|''|[^'\\])*(?:'|\Z)
+    | '(?:''|[^'])*(?:'|\Z)
+    | "(?:""|[^"])*(?:"|\Z)
+    | (\$(?:[^\W\d]\w*)?\$).*?(?:\1|\Z)
+    | --[^\n]*
+    | /\*
+    | [^\W\d][\w$]*
+    | [^'"$\-/\w?%]+
+    | .
+    """,
+    re.S | re.X,
+)
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+
+
+def _comment_end(statement: str, start: int) -> int:
+    """Where the block comment opening at `start` ends (comments nest in Postgres), or the end of the text."""
+    depth = 0
+    for mark in _COMMENT_MARK.finditer(statement, start):
+        depth += 1 if mark.group() == "/*" else -1
+        if not depth:
+            return mark.end()
+    return len(statement)
+
+
+@functools.lru_cache(maxsize=1024)
+def format_placeholders(statement: str) -> str:
+    """`statement` in psycopg2's parameter style: each `?` outside string constants, quoted identifiers and
+    comments becomes `%s`, and every other `%` (wherever it is: psycopg2 scans the whole text) becomes `%%`.
+
+    A `?` outside those is always a parameter, as it is for DuckDB (so Postgres' jsonb `?` operators are
+    written as their functions, e.g. jsonb_exists). Never raises: malformed SQL is left for the server.
+    """
+    parts = []
+    pos = 0
+    while pos < len(statement):
+        end = _LEXEME.match(statement, pos).end()  # type: ignore[union-attr] # `.` matches any character
+        if end - pos == 2 and statement.startswith("/*", pos):
+            end = _comment_end(statement, pos)
+        lexeme = statement[pos:end]
+        parts.append("%s" if lexeme == "?" else lexeme.replace("%", "%%"))
+        pos = end
+    return "".join(parts)
+
+
 class Connection:
-    """A DuckDB or psycopg2 connection behind one small interface (`?` placeholders on both)."""
+    """A DuckDB or psycopg2 connection behind one small interface: `?` placeholders on both.
+
+    DuckDB binds `?` itself. psycopg2 takes `%s` and reads every `%` as the start of one, so for Postgres
+    each statement that has parameters is translated by format_placeholders, which tells a placeholder from
+    a `?` or `%` inside a literal, a quoted identifier or a comment; a statement without parameters is sent
+    as written.
+    """
 
     def __init__(self, target: Target, raw: Any, snapshot: Any = None):
         self.target = target
@@ -314,20 +373,31 @@ class Connection:
         # Names the unchanging state of the data this connection sees, where there is one (None: unknown).
         self.snapshot = snapshot
 
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.target == "postgres" else statement
+    def bind(self, statement: str, params: Sequence[Any] = ()) -> tuple[str, Any]:
+        """The statement (`?` placeholders) and its parameters as this connection's driver takes them:
+        (statement, list) for DuckDB; for psycopg2 (translated statement, tuple), or (statement, None) when
+        there are no parameters (psycopg2 then leaves `%` alone)."""
+        if self.target == "duckdb":
+            return statement, list(params)
+        if not params:
+            return statement, None
+        return format_placeholders(statement), tuple(params)
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run one statement; return its rows (empty list when it returns none)."""
         return self.fetch(statement, params)[1]
 
     def fetch(self, statement: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
-        """Run one statement; return its column names and rows (both empty when it returns none)."""
+        """Run one statement; return its column names and rows (both empty when it returns none).
+
+        Raises the driver's error (duckdb.Error, psycopg2.Error) when the statement fails.
+        """
+        statement, bound = self.bind(statement, params)
         if self.target == "duckdb":
-            result = self.raw.execute(statement, list(params))
+            result = self.raw.execute(statement, bound)
             return [d[0] for d in result.description or []], result.fetchall() if result.description else []
         with self.raw.cursor() as cur:
-            cur.execute(self._sql(statement), tuple(params) or None)
+            cur.execute(statement, bound)
             return [d[0] for d in cur.description or []], cur.fetchall() if cur.description else []
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.db import fetch_dicts, where_equal
 from api.deps import Conn, Paging
+from api.queries.rejected import rejected_page
 from api.schemas import Page, RejectedRecord
 
 router = APIRouter(tags=["rejected"])
@@ -23,14 +23,11 @@ def list_rejected(
     reason: Annotated[str | None, Query(max_length=64, description="e.g. invalid_key, orphan_customer")] = None,
 ) -> Page[RejectedRecord]:
     """Rejected records by source and source row; filter by `source` and `reason`."""
-    where, params = where_equal(source=source, reason=reason.replace("\x00", "") if reason else None)
-    total = conn.scalar(f"select count(*) from marts.rejected_records{where}", params)
-    rows = fetch_dicts(
+    items, total = rejected_page(
         conn,
-        "select source, source_row, natural_key, reason, raw_record, load_id from marts.rejected_records"
-        f"{where} order by source, source_row, reason limit ? offset ?",
-        (*params, paging.page_size, paging.offset),
+        source=source,
+        reason=reason.replace("\x00", "") if reason else None,
+        limit=paging.page_size,
+        offset=paging.offset,
     )
-    return Page(
-        items=[RejectedRecord(**row) for row in rows], page=paging.page, page_size=paging.page_size, total=total
-    )
+    return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
 import anyio
@@ -14,10 +14,10 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from api.artifacts import Artifact
-from api.db import stream_rows
 from api.deps import Artifacts, Cache, Conn, Paging, get_connection
+from api.queries.reports import report_page, report_rows, row_count
 from api.read_cache import ReadCache, ReportsState, reports_state
-from api.report_query import CatalogColumn, QueryError, ReportQuery, build_query, json_safe, report_columns
+from api.report_query import CatalogColumn, QueryError, ReportQuery, build_query, report_columns
 from api.schemas import ErrorBody, Page, ReportColumn, ReportInfo
 from ingestion.warehouse import Connection
 from orchestration.reports import REPORTS
@@ -47,8 +47,7 @@ def list_reports(artifacts: Artifacts, conn: Conn, cache: Cache, paging: Paging)
         found = cache.get_or_compute(state.key, ("columns", name), lambda name=name: report_columns(conn, name))
         rows = 0
         if found:
-            count = f"select count(*) from reports.{name}"
-            rows = cache.get_or_compute(state.rows_key(name), ("rows", name), lambda q=count: conn.scalar(q))
+            rows = cache.get_or_compute(state.rows_key(name), ("rows", name), lambda name=name: row_count(conn, name))
         items.append(
             ReportInfo(
                 name=name,
@@ -98,7 +97,7 @@ def report_csv(
     Postgres connection.
     """
     columns, query = _checked_query(conn, cache, name, sort, filters)
-    spool, size = _spooled_csv(conn, [c.name for c in columns], query.all_sql(name), query.params)
+    spool, size = _spooled_csv([c.name for c in columns], report_rows(conn, name, query))
     headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "Content-Length": str(size)}
     return StreamingResponse(
         _chunks(spool),
@@ -108,17 +107,15 @@ def report_csv(
     )
 
 
-def _spooled_csv(
-    conn: Connection, header: list[str], statement: str, params: Sequence[Any]
-) -> tuple[tempfile.SpooledTemporaryFile[bytes], int]:
-    """The CSV (UTF-8, `\\n` line ends, NULL as an empty field) of `header` and the statement's rows, in a
-    spooled temporary file positioned at its start, and its size in bytes. Raises what the query raises."""
+def _spooled_csv(header: list[str], batches: Iterable[list[tuple]]) -> tuple[tempfile.SpooledTemporaryFile[bytes], int]:
+    """The CSV (UTF-8, `\\n` line ends, NULL as an empty field) of `header` and the rows of `batches`, in a
+    spooled temporary file positioned at its start, and its size in bytes. Raises what reading the rows raises."""
     spool = tempfile.SpooledTemporaryFile(max_size=CSV_IN_MEMORY_BYTES)  # noqa: SIM115 - the response closes it
     try:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
-        for batch in stream_rows(conn, statement, params):
+        for batch in batches:
             writer.writerows([[_csv_value(v) for v in row] for row in batch])
             spool.write(buffer.getvalue().encode())
             buffer.seek(0)
@@ -152,9 +149,7 @@ def read_report(
     _, query = _checked_query(conn, cache, name, sort, filters, state)
 
     def read() -> Page[dict[str, Any]]:
-        total = conn.scalar(query.count_sql(name), query.params)
-        columns, rows = conn.fetch(query.page_sql(name), (*query.params, paging.page_size, paging.offset))
-        items = [{column: json_safe(value) for column, value in zip(columns, row, strict=True)} for row in rows]
+        items, total = report_page(conn, name, query, paging.page_size, paging.offset)
         return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
 
     key = ("page", name, query.where, query.params, query.order_by, paging.page, paging.page_size)

@@ -7,22 +7,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
-from api.db import WarehouseReader, fetch_dicts, where_equal
+from api.db import WarehouseReader
 from api.deps import Conn, Paging, get_launcher, get_reader
 from api.launcher import LaunchedRun, RunInProgress, RunLauncher
+from api.queries.runs import node_results_page, run_detail, run_exists, runs_page
 from api.schemas import ErrorBody, NodeRunResult, Page, RunAccepted, RunDetail, RunRequest, RunSummary
 from ingestion.errors import WarehouseError
-from orchestration.run_audit import STEPS
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 RunStatus = Literal["running", "success", "failed", "interrupted"]
 NodeStatus = Literal["success", "error", "skipped", "pass", "fail", "warn"]
-_SUMMARY = (
-    "run_id, trigger, command, target, status, started_at, finished_at, seconds, rows_loaded, models_built,"
-    " models_failed, tests_passed, tests_failed, tests_warned, error"
-)
-_DETAIL = f"{_SUMMARY}, load_id, {', '.join(f'{step}_seconds' for step in STEPS)}"
 _SELECTOR = re.compile(r"[A-Za-z0-9_.+*@:/][A-Za-z0-9_.+*@:/,-]{0,199}")
 
 
@@ -34,14 +29,8 @@ def list_runs(
     trigger: Annotated[Literal["cli", "airflow", "api"] | None, Query()] = None,
 ) -> Page[RunSummary]:
     """Pipeline runs, newest first; filter by `status` and `trigger`."""
-    where, params = where_equal(status=run_status, trigger=trigger)
-    total = conn.scalar(f"select count(*) from audit.runs{where}", params)
-    rows = fetch_dicts(
-        conn,
-        f"select {_SUMMARY} from audit.runs{where} order by started_at desc, run_id desc limit ? offset ?",
-        (*params, paging.page_size, paging.offset),
-    )
-    return Page(items=[RunSummary(**row) for row in rows], page=paging.page, page_size=paging.page_size, total=total)
+    items, total = runs_page(conn, status=run_status, trigger=trigger, limit=paging.page_size, offset=paging.offset)
+    return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses={404: {"model": ErrorBody}})
@@ -54,15 +43,13 @@ def get_run(
     launched = launcher.get(run_id)
     try:
         with reader.connection() as conn:
-            rows = fetch_dicts(conn, f"select {_DETAIL} from audit.runs where run_id = ?", (run_id,))
+            detail = run_detail(conn, run_id)
     except WarehouseError:
         if launched is None:
             raise
-        rows = []  # our own build is writing (or creating) the warehouse: answer from what the launcher knows
-    if rows:
-        row = rows[0]
-        seconds = {step: row.pop(f"{step}_seconds") for step in STEPS}
-        return RunDetail(**row, seconds_per_step={k: v for k, v in seconds.items() if v is not None})
+        detail = None  # our own build is writing (or creating) the warehouse: answer from what the launcher knows
+    if detail is not None:
+        return detail
     if launched is not None:
         return _launched_detail(launched, reader.warehouse.target)
     raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
@@ -77,18 +64,12 @@ def run_nodes(
     resource_type: Annotated[Literal["model", "test", "unit_test", "seed", "snapshot"] | None, Query()] = None,
 ) -> Page[NodeRunResult]:
     """The dbt nodes a run executed, in execution order; filter by `status` and `resource_type`."""
-    if not conn.scalar("select count(*) from audit.runs where run_id = ?", (run_id,)):
+    if not run_exists(conn, run_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
-    where, params = where_equal(run_id=run_id, status=node_status, resource_type=resource_type)
-    total = conn.scalar(f"select count(*) from audit.node_results{where}", params)
-    rows = fetch_dicts(
-        conn,
-        "select unique_id, name, resource_type, attached_model, run_id, invocation_id, status, started_at,"
-        " completed_at, execution_seconds, rows_affected, row_count, failures, message"
-        f" from audit.node_results{where} order by started_at nulls last, unique_id limit ? offset ?",
-        (*params, paging.page_size, paging.offset),
+    items, total = node_results_page(
+        conn, run_id, status=node_status, resource_type=resource_type, limit=paging.page_size, offset=paging.offset
     )
-    return Page(items=[NodeRunResult(**row) for row in rows], page=paging.page, page_size=paging.page_size, total=total)
+    return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
 
 
 @router.post(

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from api.artifacts import Artifact, columns, manifest_nodes
-from api.db import fetch_dicts
 from api.deps import Artifacts, Conn, Paging, get_settings
-from api.schemas import Freshness, LoadInfo, Page, SourceApplied, SourceDefinition, SourceResource
+from api.queries.sources import latest_loads
+from api.schemas import Freshness, Page, SourceApplied, SourceDefinition, SourceResource
 from api.settings import Settings
 
 router = APIRouter(tags=["dbt resources"])
-
-_LOAD_COLUMNS = "load_id, file, source, status, rows, bytes, sha256, started_at, finished_at, error"
 
 
 @router.get("/sources", response_model=Page[SourceResource])
@@ -26,8 +24,8 @@ def list_sources(
     manifest = artifacts.load(Artifact.manifest)
     catalog = artifacts.optional(Artifact.catalog).get("sources", {})
     sources = sorted(manifest_nodes(manifest, "source").values(), key=lambda n: n["unique_id"])
-    last_load = _latest_loads(conn, successful=False)
-    last_good = _latest_loads(conn, successful=True)
+    last_load = latest_loads(conn, successful=False)
+    last_good = latest_loads(conn, successful=True)
     now = datetime.now(UTC)
     items = []
     for node in paging.slice(sources):
@@ -69,15 +67,3 @@ def list_sources(
             )
         )
     return Page(items=items, page=paging.page, page_size=paging.page_size, total=len(sources))
-
-
-def _latest_loads(conn: Any, successful: bool) -> dict[str, LoadInfo]:
-    """Each raw table's latest load attempt (or latest successful one), by source name."""
-    where = "where status = 'loaded'" if successful else ""
-    rows = fetch_dicts(
-        conn,
-        f"select {_LOAD_COLUMNS} from (select {_LOAD_COLUMNS}, row_number() over"
-        f" (partition by source order by started_at desc, load_id desc) as newest from audit.loads {where}) ranked"
-        " where newest = 1",
-    )
-    return {row.pop("source"): LoadInfo(**row) for row in rows}

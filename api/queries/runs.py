@@ -1,0 +1,69 @@
+"""Pipeline runs as audit.runs and audit.node_results record them: pages of runs, one run, a run's dbt nodes."""
+
+from __future__ import annotations
+
+from api.db import fetch_dicts, where_equal
+from api.schemas import NodeRunResult, RunDetail, RunSummary
+from ingestion.warehouse import Connection
+from orchestration.run_audit import STEPS
+
+SUMMARY_COLUMNS = (
+    "run_id, trigger, command, target, status, started_at, finished_at, seconds, rows_loaded, models_built,"
+    " models_failed, tests_passed, tests_failed, tests_warned, error"
+)
+DETAIL_COLUMNS = f"{SUMMARY_COLUMNS}, load_id, {', '.join(f'{step}_seconds' for step in STEPS)}"
+NODE_COLUMNS = (
+    "unique_id, name, resource_type, attached_model, run_id, invocation_id, status, started_at, completed_at,"
+    " execution_seconds, rows_affected, row_count, failures, message"
+)
+
+
+def runs_page(
+    conn: Connection, *, status: str | None, trigger: str | None, limit: int, offset: int
+) -> tuple[list[RunSummary], int]:
+    """One page of the runs with this `status` and `trigger` (None: any), newest first, and how many match."""
+    where, params = where_equal(status=status, trigger=trigger)
+    total = conn.scalar(f"select count(*) from audit.runs{where}", params)
+    rows = fetch_dicts(
+        conn,
+        f"select {SUMMARY_COLUMNS} from audit.runs{where} order by started_at desc, run_id desc limit ? offset ?",
+        (*params, limit, offset),
+    )
+    return [RunSummary(**row) for row in rows], int(total)
+
+
+def run_detail(conn: Connection, run_id: str) -> RunDetail | None:
+    """The run with its seconds per step (the steps that ran), or None when audit.runs has no such run."""
+    rows = fetch_dicts(conn, f"select {DETAIL_COLUMNS} from audit.runs where run_id = ?", (run_id,))
+    if not rows:
+        return None
+    row = rows[0]
+    seconds = {step: row.pop(f"{step}_seconds") for step in STEPS}
+    return RunDetail(**row, seconds_per_step={step: s for step, s in seconds.items() if s is not None})
+
+
+def run_exists(conn: Connection, run_id: str) -> bool:
+    """True when audit.runs has the run."""
+    return bool(conn.scalar("select count(*) from audit.runs where run_id = ?", (run_id,)))
+
+
+def node_results_page(
+    conn: Connection,
+    run_id: str,
+    *,
+    status: str | None,
+    resource_type: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[NodeRunResult], int]:
+    """One page of the dbt nodes the run executed with this `status` and `resource_type` (None: any), in
+    execution order, and how many match."""
+    where, params = where_equal(run_id=run_id, status=status, resource_type=resource_type)
+    total = conn.scalar(f"select count(*) from audit.node_results{where}", params)
+    rows = fetch_dicts(
+        conn,
+        f"select {NODE_COLUMNS} from audit.node_results{where}"
+        " order by started_at nulls last, unique_id limit ? offset ?",
+        (*params, limit, offset),
+    )
+    return [NodeRunResult(**row) for row in rows], int(total)
