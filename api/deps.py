@@ -109,6 +109,11 @@ def get_artifacts(request: Request) -> ArtifactStore:
     return request.app.state.artifacts
 
 
+def get_dbt_docs(request: Request) -> StaticSite:
+    """The dbt docs site of the served target."""
+    return request.app.state.dbt_docs
+
+
 def get_gx_docs(request: Request) -> StaticSite:
     """The Great Expectations Data Docs site of the served target."""
     return request.app.state.gx_docs
@@ -154,6 +159,5 @@ def pagination(
 # without reading holds no connection and no DuckDB reader slot.
 Conn = Annotated[Connection, Depends(get_connection, scope="function")]
 Artifacts = Annotated[ArtifactStore, Depends(get_artifacts)]
-GxDocs = Annotated[StaticSite, Depends(get_gx_docs)]
 Paging = Annotated[Pagination, Depends(pagination)]
 Cache = Annotated[ReadCache, Depends(get_read_cache)]

@@ -35,8 +35,6 @@ from api.routes import (
 from api.schemas import ErrorBody
 from api.server import add_edge_guards
 from api.settings import Settings
-from api.static_site import StaticSite
-from ingestion.data_docs import DataDocs
 from ingestion.errors import WarehouseBusy, WarehouseError, first_line
 
 DESCRIPTION = """
@@ -66,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.reader = reader
     app.state.artifacts = ArtifactStore(settings.dbt_target_path)
-    app.state.gx_docs = StaticSite(DataDocs.in_target(settings.dbt_target_path).site)
+    app.state.dbt_docs = dbt_docs.site(settings.dbt_target_path)
+    app.state.gx_docs = gx_docs.site(settings.dbt_target_path)
     app.state.launcher = RunLauncher(settings, reader)
     app.state.read_cache = ReadCache()
     app.state.sessions = session.Sessions(settings)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ingestion.errors import EltError, as_warehouse_error, one_line
 from ingestion.warehouse import TARGETS, Warehouse
 from orchestration import dbt
-from orchestration.pipeline import default_data_dir
+from orchestration.pipeline import RunResult, default_data_dir
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -46,10 +47,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build_and_record(
         warehouse, select=args.select, full_refresh=args.full_refresh, trigger=args.trigger, run_id=args.run_id
     )
-    if not result.success:
-        print(f"error: {one_line(result.run.error or 'build failed')}", file=sys.stderr)
-        return 1
-    return 0
+    return _exit_code(result, "build failed")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -63,10 +61,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports_dir = Path(args.reports_dir) if args.reports_dir else default_reports_dir()
     result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout)
     print_summary(result, sys.stdout)
-    if not result.success:
-        print(f"error: {one_line(result.run.error or 'run failed')}", file=sys.stderr)
-        return 1
-    return 0
+    return _exit_code(result, "run failed")
+
+
+def _exit_code(result: RunResult, failed: str) -> int:
+    """0 for a build or run that succeeded; else 1, its error (or `failed`) printed on stderr."""
+    if result.success:
+        return 0
+    print(f"error: {one_line(result.run.error or failed)}", file=sys.stderr)
+    return 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -110,11 +113,29 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `elt` and its subcommands."""
     parser = argparse.ArgumentParser(prog="elt", description="Retail ELT warehouse: raw CSV -> raw -> dbt -> marts.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_generate, _add_load, _add_build, _add_run, _add_export, _add_serve):
+        add(sub)
+    return parser
 
-    def add_target(p: argparse.ArgumentParser) -> None:
+
+_Subcommands = argparse._SubParsersAction  # what `add_subparsers` returns
+
+
+def _command(
+    sub: _Subcommands, name: str, func: Callable[[argparse.Namespace], int], *, target: bool = True, **texts: str
+) -> argparse.ArgumentParser:
+    """The subcommand `name` (its `help` and `description` in `texts`) running `func`, with --target if `target`."""
+    p = sub.add_parser(name, **texts)
+    if target:
         p.add_argument("--target", choices=TARGETS, help="warehouse (default: $ELT_TARGET or duckdb)")
+    p.set_defaults(func=func)
+    return p
 
-    p = sub.add_parser("generate", help="write deterministic sample data (five CSVs + expected.json)")
+
+def _add_generate(sub: _Subcommands) -> None:
+    p = _command(
+        sub, "generate", cmd_generate, target=False, help="write deterministic sample data (five CSVs + expected.json)"
+    )
     p.add_argument("--scale", type=_positive_int, default=1, help="multiply customers and sales (default 1)")
     p.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
     p.add_argument("--out", help="output directory (default: $ELT_DATA_DIR or data/sample)")
@@ -124,16 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plant-anomalies", action="store_true", help="add one order of outlier lines (for anomaly_detection)"
     )
-    p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("load", help="load the five CSVs into the raw schema (atomic, audited)")
-    add_target(p)
+
+def _add_load(sub: _Subcommands) -> None:
+    p = _command(sub, "load", cmd_load, help="load the five CSVs into the raw schema (atomic, audited)")
     p.add_argument("--data-dir", help="directory with the CSVs (default: $ELT_DATA_DIR or data/sample)")
     p.add_argument("--only", nargs="+", metavar="SOURCE", help="load only these sources (e.g. sales customers)")
-    p.set_defaults(func=cmd_load)
 
-    p = sub.add_parser(
+
+def _add_build(sub: _Subcommands) -> None:
+    p = _command(
+        sub,
         "build",
+        cmd_build,
         help="dbt build: models and tests, published only if every model and error-severity test passed",
         description=(
             "dbt build into the build schemas (marts__build, ...) and, if every model and error-severity test"
@@ -141,7 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
             " build publishes nothing and stays in the build schemas until the next build (docs/publishing.md)."
         ),
     )
-    add_target(p)
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     p.add_argument(
         "--select",
@@ -152,21 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--run-id", type=_run_id, help="record the run under this id (default: a new one)")
     p.add_argument("--trigger", choices=("cli", "api"), default="cli", help="who started it, for audit.runs")
-    p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("run", help="the whole pipeline: generate if needed, load, build, export, docs")
-    add_target(p)
+
+def _add_run(sub: _Subcommands) -> None:
+    p = _command(sub, "run", cmd_run, help="the whole pipeline: generate if needed, load, build, export, docs")
     p.add_argument("--data-dir", help="directory with the CSVs; generated if empty (default: $ELT_DATA_DIR)")
     p.add_argument("--reports-dir", help="where the report CSVs go (default: $ELT_REPORTS_DIR or data/reports)")
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("export", help="write the nine reports as CSV files")
-    add_target(p)
+
+def _add_export(sub: _Subcommands) -> None:
+    p = _command(sub, "export", cmd_export, help="write the nine reports as CSV files")
     p.add_argument("--out", help="output directory (default: $ELT_REPORTS_DIR or data/reports)")
-    p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("serve", help="the REST API (FastAPI + uvicorn); needs $ELT_API_KEY unless --dev")
-    add_target(p)
+
+def _add_serve(sub: _Subcommands) -> None:
+    p = _command(sub, "serve", cmd_serve, help="the REST API (FastAPI + uvicorn); needs $ELT_API_KEY unless --dev")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="without $ELT_API_KEY: make a random key and print it once")
@@ -190,8 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="an open connection with no request under way is closed after this (default 5)",
     )
-    p.set_defaults(func=cmd_serve)
-    return parser
 
 
 def _run_id(text: str) -> str:

@@ -7,44 +7,26 @@ so like the dbt docs the site needs the key, or the session of a login at /login
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import FileResponse, RedirectResponse
+from pathlib import Path
 
-from api.deps import GxDocs
-from api.schemas import ErrorBody
-from api.static_site import StaticSite
-
-router = APIRouter(prefix="/gx-docs", tags=["data contract docs"])
+from api.deps import get_gx_docs
+from api.static_site import StaticSite, site_router
+from ingestion.data_docs import DataDocs
 
 
-@router.get("", include_in_schema=False)
-def gx_docs_root_redirect() -> RedirectResponse:
-    """The pages link each other relatively, so the site lives under a trailing slash."""
-    return RedirectResponse("/gx-docs/", status_code=status.HTTP_308_PERMANENT_REDIRECT)
+def site(target_path: Path) -> StaticSite:
+    """The Data Docs site of the dbt target folder `target_path` (every file of a served type in it)."""
+    return StaticSite(
+        DataDocs.in_target(target_path).site,
+        unknown="the data contract docs have no file {file!r}",
+        absent="the data contract docs have not been written yet: run `elt load` or `elt run`",
+    )
 
 
-@router.get(
-    "/", response_class=FileResponse, responses={200: {"content": {"text/html": {}}}, 404: {"model": ErrorBody}}
+router = site_router(
+    get_gx_docs,
+    "/gx-docs",
+    "data contract docs",
+    page="The index of every validation of the raw files against their data contract.",
+    files="A page (or image, style sheet, font) of the site; a name the site does not hold is 404.",
 )
-def gx_docs_index(site: GxDocs) -> FileResponse:
-    """The index of every validation of the raw files against their data contract."""
-    return _serve(site, site.index)
-
-
-@router.get(
-    "/{file:path}", response_class=FileResponse, responses={200: {"content": {"*/*": {}}}, 404: {"model": ErrorBody}}
-)
-def gx_docs_file(file: str, site: GxDocs) -> FileResponse:
-    """A page (or image, style sheet, font) of the site; a name the site does not hold is 404."""
-    return _serve(site, file)
-
-
-def _serve(site: StaticSite, file: str) -> FileResponse:
-    path = site.find(file)
-    if path is None:
-        if site.find(site.index) is None:
-            detail = "the data contract docs have not been written yet: run `elt load` or `elt run`"
-        else:
-            detail = f"the data contract docs have no file {file!r}"
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=detail)
-    return FileResponse(path, media_type=site.media_type(path))

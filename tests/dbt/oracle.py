@@ -28,6 +28,7 @@ import csv
 import re
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -81,27 +82,30 @@ _MONEY = re.compile(r"\$? *([0-9]{1,3}(?:,?[0-9]{3})*)(?:\.([0-9]{1,2}))?")  # t
 _DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
-def integer(text: str | None, rules: Rules = Rules()) -> tuple[str, int | None]:
-    """(`valid` | `missing` | `invalid` | `out_of_range`, the integer if valid) of an integer cell."""
+def _matched(text: str | None, pattern: re.Pattern[str], rules: Rules) -> tuple[str, re.Match[str] | None]:
+    """(`missing` | `invalid` | `valid`, the match) of a cell read whole by `pattern`."""
     value = cell(text, rules)
     if value is None:
         return "missing", None
-    match = _INTEGER.fullmatch(value)
-    if not match:
-        return "invalid", None
+    match = pattern.fullmatch(value)
+    return ("valid", match) if match else ("invalid", None)
+
+
+def integer(text: str | None, rules: Rules = Rules()) -> tuple[str, int | None]:
+    """(`valid` | `missing` | `invalid` | `out_of_range`, the integer if valid) of an integer cell."""
+    status, match = _matched(text, _INTEGER, rules)
+    if match is None:
+        return status, None
     if len(match.group(1)) > 18:
         return "out_of_range", None
-    return "valid", int(match.group(1)) * (-1 if value.startswith("-") else 1)
+    return "valid", int(match.group(1)) * (-1 if match.string.startswith("-") else 1)
 
 
 def money(text: str | None, rules: Rules = Rules()) -> tuple[str, Decimal | None]:
     """(`valid` | `missing` | `invalid` | `out_of_range`, the amount) of a price cell."""
-    value = cell(text, rules)
-    if value is None:
-        return "missing", None
-    match = _MONEY.fullmatch(value)
-    if not match:
-        return "invalid", None
+    status, match = _matched(text, _MONEY, rules)
+    if match is None:
+        return status, None
     whole = match.group(1).replace(",", "")
     amount = Decimal(f"{whole}.{match.group(2) or '0'}").quantize(CENT)
     if len(whole) > 10 or amount > rules.price_max:
@@ -111,13 +115,10 @@ def money(text: str | None, rules: Rules = Rules()) -> tuple[str, Decimal | None
 
 def rate(text: str | None, rules: Rules = Rules()) -> tuple[str, Decimal | None]:
     """(`valid` | `missing` | `invalid` | `out_of_range`, the rate rounded to 6 decimals) of an Exchange."""
-    value = cell(text, rules)
-    if value is None:
-        return "missing", None
-    match = _DECIMAL.fullmatch(value)
-    if not match:
-        return "invalid", None
-    amount = Decimal(value).quantize(MICRO, rounding=ROUND_HALF_UP)
+    status, match = _matched(text, _DECIMAL, rules)
+    if match is None:
+        return status, None
+    amount = Decimal(match.string).quantize(MICRO, rounding=ROUND_HALF_UP)
     if amount <= 0:
         return "invalid", None
     if len(match.group(1)) > 12 or amount > rules.exchange_rate_max:
@@ -146,40 +147,39 @@ def _day(year: str, month: str, day: str) -> date | None:
         return None
 
 
+# Each date pattern with how its three numbers give (year, month, day).
+_ORDER_DATES = ((_US_ANY, lambda m, d, y: (y, m, d)), (_ISO, lambda y, m, d: (y, m, d)))
+_BIRTHDAYS = (
+    (_US, lambda first, second, y: (y, second, first) if int(first) > 12 else (y, first, second)),
+    (_DMY_DASH, lambda d, m, y: (y, m, d)),
+    (_ISO, lambda y, m, d: (y, m, d)),
+)
+
+
+def _date_cell(text: str | None, rules: Rules, patterns: tuple) -> tuple[str, date | None]:
+    """(`valid` | `missing` | `invalid`, the date) of a cell read by the first of `patterns` it matches."""
+    value = cell(text, rules)
+    if value is None:
+        return "missing", None
+    for pattern, year_month_day in patterns:
+        if match := pattern.fullmatch(value):
+            *numbers, hour, minute, second = match.groups()
+            found = _day(*year_month_day(*numbers)) if _time_ok(hour, minute, second) else None
+            return ("valid", found) if found else ("invalid", None)
+    return "invalid", None
+
+
 def order_date(text: str | None, rules: Rules = Rules()) -> tuple[str, date | None]:
     """(`valid` | `missing` | `invalid`, the date) of an order, delivery, open or rate date cell
     (M/D/YYYY or MM/DD/YYYY with `/` or `-`, or YYYY-MM-DD, each with an optional time); the window is the
     caller's."""
-    value = cell(text, rules)
-    if value is None:
-        return "missing", None
-    if match := _US_ANY.fullmatch(value):
-        month, day, year, *clock = match.groups()
-    elif match := _ISO.fullmatch(value):
-        year, month, day, *clock = match.groups()
-    else:
-        return "invalid", None
-    found = _day(year, month, day) if _time_ok(*clock) else None
-    return ("valid", found) if found else ("invalid", None)
+    return _date_cell(text, rules, _ORDER_DATES)
 
 
 def birthday(text: str | None, rules: Rules = Rules()) -> tuple[str, date | None]:
     """(`valid` | `missing` | `invalid`, the date) of a Birthday: M/D/YYYY (DD/MM/YYYY when the first number
     is above 12), DD-MM-YYYY or YYYY-MM-DD, each with an optional time; plausibility is the caller's."""
-    value = cell(text, rules)
-    if value is None:
-        return "missing", None
-    if match := _US.fullmatch(value):
-        first, second, year, *clock = match.groups()
-        month, day = (second, first) if int(first) > 12 else (first, second)
-    elif match := _DMY_DASH.fullmatch(value):
-        day, month, year, *clock = match.groups()
-    elif match := _ISO.fullmatch(value):
-        year, month, day, *clock = match.groups()
-    else:
-        return "invalid", None
-    found = _day(year, month, day) if _time_ok(*clock) else None
-    return ("valid", found) if found else ("invalid", None)
+    return _date_cell(text, rules, _BIRTHDAYS)
 
 
 def windowed(status: str, value: date | None, rules: Rules) -> str:
@@ -376,6 +376,9 @@ def _nonblank(row: list[str], rules: Rules) -> int:
     return sum(1 for value in row if cell(value, rules) is not None)
 
 
+_Judged = tuple[str, Any, tuple]  # ("", natural key, rank) of a candidate row, or (reason, None, ()) of a rejected one
+
+
 class _Reader:
     """One source's rows, with the exact duplicates set aside."""
 
@@ -397,8 +400,24 @@ class _Reader:
         i = self.columns[column]
         return row[i] if i < len(row) else None
 
+    def row(self, number: int) -> list[str]:
+        """The row of `source_row` `number`."""
+        return self.source.raw[number - 1]
+
     def reject(self, number: int, reason: str) -> None:
         self.source.fate[number] = reason
+
+    def sort_out(self, judge: Callable[[int, list[str]], _Judged]) -> dict[Any, int]:
+        """Each row `judge` gives a reason is rejected for it; the others are candidates for their natural key
+        (see keep_best). Per natural key, the source_row kept."""
+        candidates: dict[Any, list[tuple[tuple, int]]] = {}
+        for number, row in self.rows:
+            reason, key, rank = judge(number, row)
+            if reason:
+                self.reject(number, reason)
+            else:
+                candidates.setdefault(key, []).append((rank, number))
+        return self.keep_best(candidates)
 
     def keep_best(self, candidates: dict[Any, list[tuple[tuple, int]]]) -> dict[Any, int]:
         """Per natural key, the candidate with the smallest sort key is clean, the others superseded."""
@@ -411,174 +430,262 @@ class _Reader:
                 self.source.fate[number] = "superseded_duplicate"
         return kept
 
+    def judge_key(self, column: str, number: int, row: list[str], first: tuple = ()) -> _Judged:
+        """`invalid_key` unless `column` is a valid integer; then ranked by `first`, most non-blank fields, row."""
+        status, key = integer(self.get(row, column), self.rules)
+        if status != "valid":
+            return "invalid_key", None, ()
+        return "", key, (*first, -_nonblank(row, self.rules), number)
+
+
+@dataclass
+class _Known:
+    """What a sales line must find: the clean rates and the kept products, stores and customers."""
+
+    rates: dict[tuple[str, date], Decimal]
+    products: dict[int, dict[str, Any]]
+    stores: dict[int, dict[str, Any]]
+    customers: dict[int, int]  # customer_key -> source_row of the kept row
+    rate_days: dict[str, list[date]] = field(init=False)  # per currency, its days in order
+
+    def __post_init__(self) -> None:
+        self.rate_days = {}
+        for currency, day in sorted(self.rates):
+            self.rate_days.setdefault(currency, []).append(day)
+
 
 def truth(data_dir: Path, rules: Rules | None = None) -> Truth:
     """Everything the warehouse must show for the five CSV files of `data_dir`."""
     rules = rules or Rules()
     data_dir = Path(data_dir)
+    rd, rates = _exchange_rates(data_dir, rules)
+    pr, products = _products(data_dir, rules)
+    st, stores = _stores(data_dir, rules)
+    cu, kept_customers = _kept_customers(data_dir, rules)  # their birthdays wait for the sales' as-of date
+    sa, lines = _sales(data_dir, rules, _Known(rates, products, stores, kept_customers))
+    as_of = max((x.order_date for x in lines.values()), default=None)
+    return Truth(
+        rules=rules,
+        sources={r.source.name: r.source for r in (cu, pr, st, sa, rd)},
+        customers={key: _customer(cu, n, as_of) for key, n in kept_customers.items()},
+        stores=stores,
+        products=products,
+        rates=rates,
+        lines=lines,
+        as_of_date=as_of,
+        order_status=_order_status(lines),
+    )
 
-    # ---- exchange rates ------------------------------------------------------------------------
+
+# ---- exchange rates ----------------------------------------------------------------------------
+def _exchange_rates(data_dir: Path, rules: Rules) -> tuple[_Reader, dict[tuple[str, date], Decimal]]:
     rd = _Reader(data_dir, "exchange_rates", rules)
-    candidates: dict[Any, list] = {}
-    parsed_rates: dict[int, tuple[str, date, Decimal]] = {}
-    for number, row in rd.rows:
-        currency = cell(rd.get(row, "Currency"), rules)
-        status, day = order_date(rd.get(row, "Date"), rules)
-        rate_status, value = rate(rd.get(row, "Exchange"), rules)
-        if status == "missing" or currency is None or not re.fullmatch(r"[A-Za-z]{3}", currency):
-            rd.reject(number, "invalid_key")
-        elif status == "invalid":
-            rd.reject(number, "invalid_date")
-        elif windowed(status, day, rules) == "implausible":
-            rd.reject(number, "implausible_date")
-        elif rate_status in ("missing", "invalid"):
-            rd.reject(number, "invalid_rate")
-        elif rate_status == "out_of_range":
-            rd.reject(number, "out_of_range")
-        else:
-            key = (currency.upper(), day)
-            parsed_rates[number] = (*key, value)  # type: ignore[arg-type]
-            candidates.setdefault(key, []).append(((number,), number))
-    rates = {key: parsed_rates[number][2] for key, number in rd.keep_best(candidates).items()}
-    rate_days: dict[str, list[date]] = {}  # per currency, its days in order
-    for currency, day in sorted(rates):
-        rate_days.setdefault(currency, []).append(day)
+    kept = rd.sort_out(lambda number, row: _judge_rate(rd, number, row))
+    return rd, {key: rate(rd.get(rd.row(n), "Exchange"), rules)[1] for key, n in kept.items()}  # type: ignore[misc]
 
-    # ---- products ------------------------------------------------------------------------------
+
+_RATE_REASONS = {"missing": "invalid_rate", "invalid": "invalid_rate", "out_of_range": "out_of_range"}
+
+
+def _judge_rate(rd: _Reader, number: int, row: list[str]) -> _Judged:
+    rules = rd.rules
+    currency = cell(rd.get(row, "Currency"), rules)
+    status, day = order_date(rd.get(row, "Date"), rules)
+    rate_status, _ = rate(rd.get(row, "Exchange"), rules)
+    if status == "missing" or currency is None or not re.fullmatch(r"[A-Za-z]{3}", currency):
+        return "invalid_key", None, ()
+    reason = _date_reason(status, day, rules) or _RATE_REASONS.get(rate_status, "")
+    return (reason, None, ()) if reason else ("", (currency.upper(), day), (number,))
+
+
+def _date_reason(status: str, day: date | None, rules: Rules) -> str:
+    """`invalid_date`, `implausible_date` or "" for a date that is not missing."""
+    if status == "invalid":
+        return "invalid_date"
+    if windowed(status, day, rules) == "implausible":
+        return "implausible_date"
+    return ""
+
+
+# ---- products and stores -----------------------------------------------------------------------
+def _products(data_dir: Path, rules: Rules) -> tuple[_Reader, dict[int, dict[str, Any]]]:
     pr = _Reader(data_dir, "products", rules)
-    candidates = {}
-    prices: dict[int, tuple[Decimal, Decimal]] = {}
-    for number, row in pr.rows:
-        status, key = integer(pr.get(row, "ProductKey"), rules)
-        cost_status, cost = money(pr.get(row, "Unit Cost USD"), rules)
-        price_status, price = money(pr.get(row, "Unit Price USD"), rules)
-        if status != "valid":
-            pr.reject(number, "invalid_key")
-        elif {cost_status, price_status} & {"missing", "invalid"}:
-            pr.reject(number, "invalid_price")
-        elif "out_of_range" in (cost_status, price_status):
-            pr.reject(number, "out_of_range")
-        else:
-            prices[number] = (price, cost)  # type: ignore[assignment]
-            candidates.setdefault(key, []).append(((-_nonblank(row, rules), number), number))
-    products = {
-        key: {"source_row": n, "unit_price_usd": prices[n][0], "unit_cost_usd": prices[n][1]}
-        for key, n in pr.keep_best(candidates).items()
+    kept = pr.sort_out(lambda number, row: _judge_product(pr, number, row))
+    products = {}
+    for key, n in kept.items():
+        row = pr.row(n)
+        price, cost = money(pr.get(row, "Unit Price USD"), rules)[1], money(pr.get(row, "Unit Cost USD"), rules)[1]
+        products[key] = {"source_row": n, "unit_price_usd": price, "unit_cost_usd": cost}
+    return pr, products
+
+
+def _judge_product(pr: _Reader, number: int, row: list[str]) -> _Judged:
+    judged = pr.judge_key("ProductKey", number, row)
+    statuses = {money(pr.get(row, c), pr.rules)[0] for c in ("Unit Cost USD", "Unit Price USD")}
+    if judged[0]:
+        return judged
+    if statuses & {"missing", "invalid"}:
+        return "invalid_price", None, ()
+    if "out_of_range" in statuses:
+        return "out_of_range", None, ()
+    return judged
+
+
+def _stores(data_dir: Path, rules: Rules) -> tuple[_Reader, dict[int, dict[str, Any]]]:
+    st = _Reader(data_dir, "stores", rules)
+    kept = st.sort_out(lambda number, row: st.judge_key("StoreKey", number, row))
+    return st, {key: _store(st, n) for key, n in kept.items()}
+
+
+def _store(st: _Reader, n: int) -> dict[str, Any]:
+    """The kept store row `n` with its status flags."""
+    row, rules = st.row(n), st.rules
+    sqm_status, sqm = integer(st.get(row, "Square Meters"), rules)
+    if sqm_status == "valid" and not 1 <= sqm <= rules.square_meters_max:  # type: ignore[operator]
+        sqm_status = "out_of_range"
+    opened_status, opened = order_date(st.get(row, "Open Date"), rules)
+    return {
+        "source_row": n,
+        "square_meters_status": sqm_status,
+        "square_meters": sqm if sqm_status == "valid" else None,
+        "open_date_status": windowed(opened_status, opened, rules),
+        "open_date": opened if windowed(opened_status, opened, rules) == "valid" else None,
     }
 
-    # ---- stores --------------------------------------------------------------------------------
-    st = _Reader(data_dir, "stores", rules)
-    candidates = {}
-    by_row: dict[int, list[str]] = {}
-    for number, row in st.rows:
-        status, key = integer(st.get(row, "StoreKey"), rules)
-        if status != "valid":
-            st.reject(number, "invalid_key")
-        else:
-            by_row[number] = row
-            candidates.setdefault(key, []).append(((-_nonblank(row, rules), number), number))
-    stores = {}
-    for key, n in st.keep_best(candidates).items():
-        row = by_row[n]
-        sqm_status, sqm = integer(st.get(row, "Square Meters"), rules)
-        if sqm_status == "valid" and not 1 <= sqm <= rules.square_meters_max:  # type: ignore[operator]
-            sqm_status = "out_of_range"
-        opened_status, opened = order_date(st.get(row, "Open Date"), rules)
-        stores[key] = {
-            "source_row": n,
-            "square_meters_status": sqm_status,
-            "square_meters": sqm if sqm_status == "valid" else None,
-            "open_date_status": windowed(opened_status, opened, rules),
-            "open_date": opened if windowed(opened_status, opened, rules) == "valid" else None,
-        }
 
-    # ---- customers (before their birthdays can be judged, the sales give the as-of date) --------
+# ---- customers (before their birthdays can be judged, the sales give the as-of date) ------------
+def _kept_customers(data_dir: Path, rules: Rules) -> tuple[_Reader, dict[int, int]]:
     cu = _Reader(data_dir, "customers", rules)
-    candidates = {}
-    by_row = {}
-    for number, row in cu.rows:
-        status, key = integer(cu.get(row, "CustomerKey"), rules)
-        if status != "valid":
-            cu.reject(number, "invalid_key")
-        else:
-            by_row[number] = row
-            valid_email = email_status(cu.get(row, "Email"), rules) == "valid"
-            candidates.setdefault(key, []).append(((not valid_email, -_nonblank(row, rules), number), number))
-    kept_customers = cu.keep_best(candidates)
 
-    # ---- sales ---------------------------------------------------------------------------------
+    def judge(number: int, row: list[str]) -> _Judged:
+        valid_email = email_status(cu.get(row, "Email"), rules) == "valid"
+        return cu.judge_key("CustomerKey", number, row, first=(not valid_email,))
+
+    return cu, cu.sort_out(judge)
+
+
+def _customer(cu: _Reader, n: int, as_of: date | None) -> dict[str, Any]:
+    """The kept customer row `n` with its status flags (its birthday judged on the as-of date)."""
+    row, rules = cu.row(n), cu.rules
+    low, high = rules.age_range
+    age_status, age = integer(cu.get(row, "Age"), rules)
+    if age_status == "valid" and not low <= age <= high:  # type: ignore[operator]
+        age_status = "out_of_range"
+    born_status, born = birthday(cu.get(row, "Birthday"), rules)
+    if born is not None and as_of is not None and not _plausible_birthday(born, as_of, rules):  # a date only if valid
+        born_status = "implausible"
+    return {
+        "source_row": n,
+        "birthday_status": born_status,
+        "birthday": born if born_status == "valid" else None,
+        "age_status": age_status,
+        "age": age if age_status == "valid" else None,
+        "email_status": email_status(cu.get(row, "Email"), rules),
+        "state_code": cell(cu.get(row, "State Code"), rules),
+    }
+
+
+def _plausible_birthday(born: date, as_of: date, rules: Rules) -> bool:
+    """Born by the as-of date, at an age in the age range then."""
+    low, high = rules.age_range
+    return born <= as_of and low <= years_between(born, as_of) <= high
+
+
+# ---- sales -------------------------------------------------------------------------------------
+_SALE_KEYS = ("Order Number", "Line Item", "CustomerKey", "StoreKey", "ProductKey")
+
+
+def _sales(data_dir: Path, rules: Rules, known: _Known) -> tuple[_Reader, dict[tuple[int, int], Line]]:
     sa = _Reader(data_dir, "sales", rules)
-    candidates = {}
-    pending: dict[int, dict[str, Any]] = {}
-    key_columns = ("Order Number", "Line Item", "CustomerKey", "StoreKey", "ProductKey")
-    for number, row in sa.rows:
-        keys = [integer(sa.get(row, c), rules) for c in key_columns]
-        date_status, day = order_date(sa.get(row, "Order Date"), rules)
-        quantity_text = cell(sa.get(row, "Quantity"), rules)
-        quantity_status, quantity = integer(quantity_text, rules)
-        currency = (cell(sa.get(row, "Currency Code"), rules) or "").upper()
-        if any(status != "valid" for status, _ in keys):
-            sa.reject(number, "invalid_key")
-            continue
-        order, item, customer, store, product = (value for _, value in keys)
-        if date_status == "missing":
-            reason = "invalid_order_date"
-        elif date_status == "invalid":
-            reason = "invalid_date"
-        elif windowed(date_status, day, rules) == "implausible":
-            reason = "implausible_date"
-        elif (
-            quantity_status in ("missing", "invalid")
-            or (quantity_status == "out_of_range" and quantity_text.startswith("-"))  # type: ignore[union-attr]
-            or (quantity_status == "valid" and quantity <= 0)  # type: ignore[operator]
-        ):
-            reason = "invalid_quantity"
-        elif quantity_status == "out_of_range" or quantity > rules.quantity_max:  # type: ignore[operator]
-            reason = "out_of_range"
-        elif currency not in rate_days:
-            reason = "unknown_currency"
-        elif customer not in kept_customers:
-            reason = "orphan_customer"
-        elif product not in products:
-            reason = "orphan_product"
-        elif store not in stores:
-            reason = "orphan_store"
-        elif rate_days[currency][0] > day:  # type: ignore[operator]
-            reason = "missing_exchange_rate"
-        else:
-            reason = ""
-        if reason:
-            sa.reject(number, reason)
-            continue
-        rate_day = rate_days[currency][bisect_right(rate_days[currency], day) - 1]
-        rate_value = rates[(currency, rate_day)]
-        delivery_status, delivery = order_date(sa.get(row, "Delivery Date"), rules)
-        delivery_status = windowed(delivery_status, delivery, rules)
-        if delivery_status == "valid" and delivery < day:  # type: ignore[operator]
-            delivery_status = "implausible"
-        price, cost = products[product]["unit_price_usd"], products[product]["unit_cost_usd"]
-        pending[number] = {
-            "source_row": number,
-            "order_number": order,
-            "line_item": item,
-            "order_date": day,
-            "delivery_date": delivery if delivery_status == "valid" else None,
-            "delivery_date_status": delivery_status,
-            "customer_key": customer,
-            "store_key": store,
-            "product_key": product,
-            "quantity": quantity,
-            "currency_code": currency,
-            "rate_date": rate_day,
-            "exchange_rate": rate_value,
-            "revenue_usd": quantity * price,  # type: ignore[operator]
-            "cost_usd": quantity * cost,  # type: ignore[operator]
-            "revenue_local": round_half_away(quantity * price * rate_value),  # type: ignore[operator]
-        }
-        candidates.setdefault((order, item), []).append(((-_nonblank(row, rules), number), number))
-    lines = {key: Line(**pending[n]) for key, n in sa.keep_best(candidates).items()}
-    as_of = max((x.order_date for x in lines.values()), default=None)
+    read: dict[int, Line] = {}
 
+    def judge(number: int, row: list[str]) -> _Judged:
+        sale = _sale(sa, number, row, known)
+        if isinstance(sale, str):
+            return sale, None, ()
+        read[number] = sale
+        return "", (sale.order_number, sale.line_item), (-_nonblank(row, rules), number)
+
+    return sa, {key: read[n] for key, n in sa.sort_out(judge).items()}
+
+
+def _sale(sa: _Reader, number: int, row: list[str], known: _Known) -> Line | str:
+    """The clean line of a sales row, or the reason it is rejected."""
+    rules = sa.rules
+    keys = [integer(sa.get(row, c), rules) for c in _SALE_KEYS]
+    date_status, day = order_date(sa.get(row, "Order Date"), rules)
+    quantity_text = cell(sa.get(row, "Quantity"), rules)
+    quantity_status, quantity = integer(quantity_text, rules)
+    currency = (cell(sa.get(row, "Currency Code"), rules) or "").upper()
+    if any(status != "valid" for status, _ in keys):
+        return "invalid_key"
+    order, item, customer, store, product = (value for _, value in keys)
+    reason = (
+        ("invalid_order_date" if date_status == "missing" else _date_reason(date_status, day, rules))
+        or _quantity_reason(quantity_status, quantity, quantity_text, rules)
+        or _reference_reason(currency, customer, product, store, day, known)  # type: ignore[arg-type]
+    )
+    if reason:
+        return reason
+    sale = {"source_row": number, "order_number": order, "line_item": item, "order_date": day}
+    sale |= {"customer_key": customer, "store_key": store, "product_key": product, "quantity": quantity}
+    return _priced(sale, currency, sa.get(row, "Delivery Date"), known, rules)
+
+
+def _quantity_reason(status: str, quantity: int | None, text: str | None, rules: Rules) -> str:
+    """`invalid_quantity`, `out_of_range` or "" for a Quantity cell."""
+    if (
+        status in ("missing", "invalid")
+        or (status == "out_of_range" and text.startswith("-"))  # type: ignore[union-attr]
+        or (status == "valid" and quantity <= 0)  # type: ignore[operator]
+    ):
+        return "invalid_quantity"
+    if status == "out_of_range" or quantity > rules.quantity_max:  # type: ignore[operator]
+        return "out_of_range"
+    return ""
+
+
+def _reference_reason(currency: str, customer: int, product: int, store: int, day: date, known: _Known) -> str:
+    """Why a line with valid cells has no currency, customer, product, store or rate to refer to ("" if it has)."""
+    if currency not in known.rate_days:
+        return "unknown_currency"
+    if customer not in known.customers:
+        return "orphan_customer"
+    if product not in known.products:
+        return "orphan_product"
+    if store not in known.stores:
+        return "orphan_store"
+    if known.rate_days[currency][0] > day:
+        return "missing_exchange_rate"
+    return ""
+
+
+def _priced(sale: dict[str, Any], currency: str, delivery_text: str | None, known: _Known, rules: Rules) -> Line:
+    """The line of `sale`: its rate (the latest on or before its order date), delivery status and money."""
+    day, quantity = sale["order_date"], sale["quantity"]
+    rate_day = known.rate_days[currency][bisect_right(known.rate_days[currency], day) - 1]
+    rate_value = known.rates[(currency, rate_day)]
+    delivery_status, delivery = order_date(delivery_text, rules)
+    delivery_status = windowed(delivery_status, delivery, rules)
+    if delivery_status == "valid" and delivery < day:  # type: ignore[operator]
+        delivery_status = "implausible"
+    product = known.products[sale["product_key"]]
+    price, cost = product["unit_price_usd"], product["unit_cost_usd"]
+    return Line(
+        **sale,
+        delivery_date=delivery if delivery_status == "valid" else None,
+        delivery_date_status=delivery_status,
+        currency_code=currency,
+        rate_date=rate_day,
+        exchange_rate=rate_value,
+        revenue_usd=quantity * price,
+        cost_usd=quantity * cost,
+        revenue_local=round_half_away(quantity * price * rate_value),
+    )
+
+
+def _order_status(lines: dict[tuple[int, int], Line]) -> dict[int, str]:
+    """Per order, `delivered`, `unreadable_delivery_date` or `pending` (see the module docstring)."""
     by_order: dict[int, list[str]] = {}
     for line in lines.values():
         by_order.setdefault(line.order_number, []).append(line.delivery_date_status)
@@ -590,40 +697,4 @@ def truth(data_dir: Path, rules: Rules | None = None) -> Truth:
             order_status[order] = "unreadable_delivery_date"
         else:
             order_status[order] = "pending"
-
-    # ---- the kept customers' flags -------------------------------------------------------------
-    customers = {}
-    low, high = rules.age_range
-    for key, n in kept_customers.items():
-        row = by_row[n]
-        age_status, age = integer(cu.get(row, "Age"), rules)
-        if age_status == "valid" and not low <= age <= high:  # type: ignore[operator]
-            age_status = "out_of_range"
-        born_status, born = birthday(cu.get(row, "Birthday"), rules)
-        if (
-            born_status == "valid"
-            and as_of is not None
-            and (born > as_of or not low <= years_between(born, as_of) <= high)  # type: ignore[operator]
-        ):
-            born_status = "implausible"
-        customers[key] = {
-            "source_row": n,
-            "birthday_status": born_status,
-            "birthday": born if born_status == "valid" else None,
-            "age_status": age_status,
-            "age": age if age_status == "valid" else None,
-            "email_status": email_status(cu.get(row, "Email"), rules),
-            "state_code": cell(cu.get(row, "State Code"), rules),
-        }
-
-    return Truth(
-        rules=rules,
-        sources={r.source.name: r.source for r in (cu, pr, st, sa, rd)},
-        customers=customers,
-        stores=stores,
-        products=products,
-        rates=rates,
-        lines=lines,
-        as_of_date=as_of,
-        order_status=order_status,
-    )
+    return order_status
