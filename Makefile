@@ -37,7 +37,8 @@ docs: setup  ## serve the dbt docs site of the last build on http://127.0.0.1:80
 	cd dbt_project && ../$(BIN)/dbt docs generate --target $(TARGET) --quiet
 	cd dbt_project && ../$(BIN)/dbt docs serve --target $(TARGET) --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
-test: setup  ## the whole test suite, DuckDB and Postgres
+test: setup  ## the import contracts (lint-imports), then the whole test suite, DuckDB and Postgres
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: setup
@@ -65,4 +66,4 @@ airflow-test: setup  ## one run of the whole DAG without a scheduler: airflow da
 	$(AIRFLOW_ENV) ELT_AIRFLOW_RETRIES=0 $(BIN)/airflow dags test elt_pipeline
 
 clean:
-	rm -rf warehouse dbt_project/target dbt_project/logs data/reports .airflow
+	rm -rf warehouse dbt_project/target dbt_project/logs data/reports data_docs .airflow

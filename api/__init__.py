@@ -1,1 +1,1 @@
-"""REST API over the warehouse: run results, dbt resources and artifacts, the nine reports, the dbt docs site."""
+"""REST API over the warehouse: run results, dbt resources and artifacts, the reports, the dbt docs site."""

@@ -1,6 +1,6 @@
 """dbt's artifacts in the target folder (manifest.json, run_results.json, catalog.json, sources.json):
-read once and re-read when the file changes; and the definitions of models, tests, sources and lineage
-the API builds from them."""
+read once and re-read when the file changes; and the definitions of models, tests, sources, lineage and
+source freshness the API builds from them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from api.schemas import Column, DataTestDefinition, LineageEdge, LineageNode, ModelDefinition
-from ingestion.errors import EltError
+from api.schemas import Column, DataTestDefinition, Freshness, LineageEdge, LineageNode, ModelDefinition
+from core.errors import EltError
 
 
 class Artifact(StrEnum):
@@ -24,14 +24,14 @@ class Artifact(StrEnum):
 
 
 class ArtifactMissing(EltError):
-    """The artifact has not been written yet (no build, no `dbt docs generate`, no `dbt source freshness`)."""
+    """The artifact has not been written yet (no build yet, or no `dbt docs generate`)."""
 
 
 HOW_TO_MAKE = {
     Artifact.manifest: "run `elt build` or `elt run`",
     Artifact.run_results: "run `elt build` or `elt run`",
     Artifact.catalog: "run `elt run` or `dbt docs generate`",
-    Artifact.sources: "run `dbt source freshness`",
+    Artifact.sources: "run `elt build` or `elt run` (each runs `dbt source freshness` after publishing)",
 }
 
 
@@ -194,6 +194,58 @@ def lineage(manifest: dict[str, Any], start: str | None) -> tuple[list[LineageNo
         if parent in keep
     ]
     return nodes, edges
+
+
+# dbt's freshness periods in seconds.
+PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def freshness_results(sources_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """sources.json's results by unique_id ({} when sources.json has not been written)."""
+    return {result["unique_id"]: result for result in sources_json.get("results", []) if "unique_id" in result}
+
+
+def _seconds(threshold: dict[str, Any] | None) -> float | None:
+    """dbt's `{count: 36, period: hour}` in seconds (129600.0); None when not set."""
+    threshold = threshold or {}
+    count, period = threshold.get("count"), threshold.get("period")
+    return float(count * PERIOD_SECONDS[period]) if count is not None and period in PERIOD_SECONDS else None
+
+
+def source_freshness(node: dict[str, Any], checked: dict[str, Any] | None) -> Freshness:
+    """A source's freshness: dbt's result `checked` (its entry in sources.json; None: `never_checked`) for a
+    source whose manifest `node` declares warn_after or error_after; else `not_tracked`. A `runtime error`
+    carries dbt's message and the declared thresholds (dbt applied none)."""
+    declared = node.get("freshness") or {}
+    warn, error = _seconds(declared.get("warn_after")), _seconds(declared.get("error_after"))
+    if warn is None and error is None:
+        return Freshness(
+            status="not_tracked",
+            max_loaded_at=None,
+            snapshotted_at=None,
+            age_seconds=None,
+            warn_after_seconds=None,
+            error_after_seconds=None,
+        )
+    if checked is None:
+        return Freshness(
+            status="never_checked",
+            max_loaded_at=None,
+            snapshotted_at=None,
+            age_seconds=None,
+            warn_after_seconds=warn,
+            error_after_seconds=error,
+        )
+    criteria = checked.get("criteria")  # the thresholds dbt applied; a runtime error has none: the declared ones
+    return Freshness(
+        status=checked.get("status"),
+        max_loaded_at=checked.get("max_loaded_at"),
+        snapshotted_at=checked.get("snapshotted_at"),
+        age_seconds=checked.get("max_loaded_at_time_ago_in_s"),
+        warn_after_seconds=_seconds(criteria.get("warn_after")) if criteria else warn,
+        error_after_seconds=_seconds(criteria.get("error_after")) if criteria else error,
+        message=checked.get("error"),
+    )
 
 
 def _reach(start: str, step: dict[str, list[str]]) -> set[str]:

@@ -31,8 +31,8 @@ import sqlalchemy.exc
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.pool import QueuePool
 
-from ingestion.errors import CONNECTION_LOST, WarehouseBusy, WarehouseError, first_line
-from ingestion.warehouse import Connection, ReaderLock, Warehouse
+from core.errors import CONNECTION_LOST, WarehouseBusy, WarehouseError, first_line
+from core.warehouse import Connection, ReaderLock, Warehouse
 
 
 class WarehouseReader:

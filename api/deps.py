@@ -14,19 +14,19 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 
 from api.artifacts import ArtifactStore
+from api.config import ApiConfig
 from api.db import WarehouseReader
 from api.launcher import RunLauncher
 from api.read_cache import ReadCache
-from api.settings import Settings
 from api.static_site import StaticSite
-from ingestion.warehouse import Connection
+from core.warehouse import Connection
 
 MAX_PAGE = 1_000_000  # keeps (page - 1) * page_size far inside a 64-bit offset
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The server's ELT_API_KEY")
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> ApiConfig:
     """The app's settings."""
     return request.app.state.settings
 

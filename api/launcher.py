@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from api.config import ApiConfig
 from api.db import WarehouseReader
-from api.settings import Settings
-from ingestion.audit import new_id, utc_now
-from ingestion.errors import EltError, WarehouseError
+from api.queries.runs import run_status
+from core.audit import new_id, utc_now
+from core.errors import EltError, WarehouseError
 
 
 class RunInProgress(EltError):
@@ -61,7 +62,7 @@ class LaunchedRun:
 class RunLauncher:
     """Starts builds and keeps track of the ones this process started."""
 
-    def __init__(self, settings: Settings, reader: WarehouseReader):
+    def __init__(self, settings: ApiConfig, reader: WarehouseReader):
         self.settings = settings
         self.reader = reader
         self._lock = threading.Lock()
@@ -79,7 +80,7 @@ class RunLauncher:
             if self.settings.warehouse.writer_active():
                 raise RunInProgress(f"another load or build is running on {self.settings.warehouse.describe()}")
             run_id = new_id()
-            command = [sys.executable, "-m", "orchestration.cli", "build", "--run-id", run_id, "--trigger", "api"]
+            command = [sys.executable, "-m", "elt", "build", "--run-id", run_id, "--trigger", "api"]
             if select:
                 command += ["--select", *select]
             if full_refresh:
@@ -107,7 +108,7 @@ class RunLauncher:
         """True once audit.runs shows the run's outcome (a DuckDB file still being written counts as not yet)."""
         try:
             with self.reader.connection() as conn:
-                status = conn.scalar("select status from audit.runs where run_id = ?", (run_id,))
+                status = run_status(conn, run_id)
         except WarehouseError:
             return False
         return status in ("success", "failed")

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.artifacts import ArtifactMissing, ArtifactStore
+from api.config import ApiConfig
 from api.db import WarehouseReader
 from api.deps import require_api_key, require_login
 from api.launcher import RunLauncher
@@ -34,12 +35,11 @@ from api.routes import (
 )
 from api.schemas import ErrorBody
 from api.server import add_edge_guards
-from api.settings import Settings
-from ingestion.errors import WarehouseBusy, WarehouseError, first_line
+from core.errors import WarehouseBusy, WarehouseError, first_line
 
 DESCRIPTION = """
 Run results, dbt resources (shaped after dbt's Discovery API: keyed by `unique_id`, definition apart from
-what is applied), the nine reports, the dbt docs site and the Great Expectations Data Docs of the raw data
+what is applied), the reports, the dbt docs site and the Great Expectations Data Docs of the raw data
 contract of the retail ELT warehouse.
 
 Every route but `/health`, `/login`, `/logout` and the OpenAPI docs (`/docs`, `/redoc`, `/openapi.json`)
@@ -49,9 +49,9 @@ whether the warehouse answers; `/health/details` (keyed) says more.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: ApiConfig | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment; raises ConfigError without ELT_API_KEY)."""
-    settings = settings or Settings.from_env()
+    settings = settings or ApiConfig.from_env()
     reader = WarehouseReader(settings.warehouse, settings.pool_size, settings.statement_timeout_ms)
 
     @asynccontextmanager
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reader = reader
     app.state.artifacts = ArtifactStore(settings.dbt_target_path)
     app.state.dbt_docs = dbt_docs.site(settings.dbt_target_path)
-    app.state.gx_docs = gx_docs.site(settings.dbt_target_path)
+    app.state.gx_docs = gx_docs.site(settings.warehouse)
     app.state.launcher = RunLauncher(settings, reader)
     app.state.read_cache = ReadCache()
     app.state.sessions = session.Sessions(settings)

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ingestion.warehouse import Connection
-from orchestration.reports import REPORTS
+from core.warehouse import Connection
 
 V = TypeVar("V")
 
@@ -96,16 +95,17 @@ class ReportsState:
         return self.key if name in self.fixed else None
 
 
-def reports_state(conn: Connection) -> ReportsState:
-    """The reports' state as `conn` sees it now: DuckDB's open snapshot (every report fixed), or on Postgres
-    the (name, kind, oid, file node) of each report relation, with the tables fixed and the views not.
+def reports_state(conn: Connection, names: Collection[str]) -> ReportsState:
+    """The state of the reports `names` (the manifest's) as `conn` sees it now: DuckDB's open snapshot (every
+    report fixed), or on Postgres the (name, kind, oid, file node) of each report relation, with the tables
+    fixed and the views not.
 
     Postgres: one catalog query (raises psycopg2.Error if the connection fails).
     """
     if conn.target == "duckdb":
         if conn.snapshot is None:
             return ReportsState(None, frozenset())
-        return ReportsState(("duckdb", conn.snapshot), frozenset(REPORTS))
-    relations = tuple(conn.execute(REPORT_RELATIONS, (list(REPORTS),)))
+        return ReportsState(("duckdb", conn.snapshot), frozenset(names))
+    relations = tuple(conn.execute(REPORT_RELATIONS, (sorted(names),)))
     fixed = frozenset(name for name, kind, _, _ in relations if kind in FIXED_KINDS)
     return ReportsState(("postgres", relations), fixed)

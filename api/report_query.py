@@ -42,8 +42,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ingestion.warehouse import Connection
-from orchestration.reports import REPORTS
+from core.warehouse import Connection
 
 MAX_SORT_KEYS = 5
 MAX_FILTERS = 10
@@ -191,12 +190,15 @@ class ReportQuery:
         return f"select count(*) from reports.{name}{self.where}"
 
 
-def build_query(name: str, columns: Sequence[CatalogColumn], sort: str | None, filters: Sequence[str]) -> ReportQuery:
-    """Parse `sort` (`col,-col2`) and `filter` (`col:op:value`) against the report's columns."""
+def build_query(
+    key: Sequence[str], columns: Sequence[CatalogColumn], sort: str | None, filters: Sequence[str]
+) -> ReportQuery:
+    """Parse `sort` (`col,-col2`) and `filter` (`col:op:value`) against the report's columns; rows are then
+    ordered by its `key` columns (from the manifest) after the sort's. Raises QueryError (a 422)."""
     by_name = {c.name: c for c in columns}
     order = [f"{_quote(col)} {'desc' if desc else 'asc'} nulls last" for col, desc in parse_sort(sort, by_name)]
     sorted_on = {part.split(" ")[0] for part in order}
-    order += [f"{_quote(key)} asc nulls last" for key in REPORTS[name] if _quote(key) not in sorted_on]
+    order += [f"{_quote(column)} asc nulls last" for column in key if _quote(column) not in sorted_on]
     clauses, params = [], []
     if len(filters) > MAX_FILTERS:
         raise QueryError(f"at most {MAX_FILTERS} filters")

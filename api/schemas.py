@@ -217,12 +217,22 @@ class LoadInfo(BaseModel):
 
 
 class Freshness(BaseModel):
-    """How old the source's data is: the age of its latest successful load."""
+    """dbt's freshness of a raw table, as the last `dbt source freshness` found it (sources.json; it runs
+    after each published build). dbt takes the time of the data from the rows' `_load_id`: the start
+    (UTC) of the load the table holds. Thresholds: `freshness:` in dbt_project/models/staging/_raw__sources.yml.
 
-    loaded_at: UtcDatetime | None
-    age_seconds: float | None
-    status: Literal["fresh", "stale", "never_loaded", "not_tracked"]
-    stale_after_seconds: float | None
+    status: dbt's `pass`, `warn` (older than warn_after) or `error` (older than error_after), `runtime
+    error` (dbt could not check the table: `message` says why); `not_tracked` for a source without
+    thresholds (the audit tables); `never_checked` when no check has covered the table yet.
+    """
+
+    status: Literal["pass", "warn", "error", "runtime error", "not_tracked", "never_checked"]
+    max_loaded_at: UtcDatetime | None  # when the table's data was loaded (its load's start), as dbt found it
+    snapshotted_at: UtcDatetime | None  # when dbt checked
+    age_seconds: float | None  # max_loaded_at's age when dbt checked (seconds; what the status is based on)
+    warn_after_seconds: float | None  # dbt's warn_after in seconds (never checked: the project's); None if unset
+    error_after_seconds: float | None  # dbt's error_after in seconds (never checked: the project's); None if unset
+    message: str | None = None  # dbt's error, for a `runtime error`
 
 
 class SourceDefinition(BaseModel):
@@ -236,7 +246,8 @@ class SourceDefinition(BaseModel):
 
 
 class SourceApplied(BaseModel):
-    """What was loaded: the latest load attempt and the latest successful one, and how fresh the data is."""
+    """What was loaded (audit.loads): the latest load attempt and the latest successful one; and how fresh
+    dbt found the data (sources.json)."""
 
     last_load: LoadInfo | None
     last_successful_load: LoadInfo | None

@@ -88,9 +88,7 @@ def cli(args: list[str], env: dict[str, str], log: Path) -> None:
     with log.open("a") as fh:
         fh.write(f"$ elt {' '.join(args)}\n")
         fh.flush()
-        done = subprocess.run(
-            [sys.executable, "-m", "orchestration.cli", *args], env=env, cwd=PROJECT_DIR, stdout=fh, stderr=fh
-        )
+        done = subprocess.run([sys.executable, "-m", "elt.cli", *args], env=env, cwd=PROJECT_DIR, stdout=fh, stderr=fh)
     if done.returncode != 0:
         raise SystemExit(f"elt {' '.join(args)} failed (exit {done.returncode}):\n{tail(log)}")
 
@@ -108,7 +106,7 @@ def start_server(target: str, env: dict[str, str], log: Path, workers: int = 1) 
     base = f"http://127.0.0.1:{port}"
     with log.open("ab") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port), "--target", target]
+            [sys.executable, "-m", "elt.cli", "serve", "--port", str(port), "--target", target]
             + ["--workers", str(workers)],
             env=env,
             cwd=PROJECT_DIR,

@@ -63,7 +63,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
 
-    from ingestion.warehouse import Warehouse
+    from core.warehouse import Warehouse
     from orchestration.dbt import ensure_manifest
 
     for target in args.targets:

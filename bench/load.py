@@ -25,10 +25,10 @@ from pathlib import Path
 
 from scratch import drop_database, scratch_env
 
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
 from ingestion.generator import generate
 from ingestion.loader import load
-from ingestion.warehouse import Warehouse
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 

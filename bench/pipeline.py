@@ -25,8 +25,8 @@ from pathlib import Path
 
 from scratch import drop_database, scratch_env
 
+from core.warehouse import Warehouse
 from ingestion.generator import generate
-from ingestion.warehouse import Warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STEPS = ("load", "validate", "build", "export", "docs")
@@ -60,7 +60,7 @@ def run_once(scale: int, target: str, data_dir: Path, workdir: Path, rows: int, 
     try:
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "orchestration.cli", "run", "--data-dir", str(data_dir)]
+            [sys.executable, "-m", "elt.cli", "run", "--data-dir", str(data_dir)]
             + ["--reports-dir", str(workdir / f"reports-{target}")],
             cwd=PROJECT_DIR,
             env=full_env,

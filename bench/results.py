@@ -64,7 +64,7 @@ def machine() -> str:
     import duckdb
     import psycopg2
 
-    from ingestion.warehouse import Warehouse
+    from core.warehouse import Warehouse
 
     conn = Warehouse.from_env("postgres", environ={**os.environ, "PGDATABASE": "postgres"}).connect()
     try:

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 
 
 def scratch_env(target: str, workdir: Path) -> tuple[dict[str, str], str | None]:

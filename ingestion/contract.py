@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.errors import InputError
+from core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""Great Expectations Data Docs of the raw data contract: GX renders one page per file validated and one
-per suite; an index of every validation, newest first, is written beside them as plain HTML.
+"""The Data Docs step: after a load, render Great Expectations' pages of that load's validations and list
+them in an index of every validation, newest first, written beside them as plain HTML.
 
-The site lives in the dbt target folder next to the dbt docs (`target/<target>/gx/data_docs/`), GX's
-validation results (JSON) in `target/<target>/gx/results/`. GX's own index page loads jQuery and
-Bootstrap from CDNs and lists nothing offline, so it is not built; our index needs no network and no
-script. The validation pages are GX's own: complete offline, styled when the CDNs can be reached.
+The load stores GX's validation results (JSON) in `DataDocs.results` under the run name `load-<load id>`
+(ingestion/validation.py); `publish_data_docs(warehouse, load_id)` renders them into `DataDocs.site`, the
+folder of the target's Data Docs (core/data_docs.py: <ELT_DATA_DOCS_DIR>/<target>/, apart from dbt's target
+folder, so `dbt clean` leaves them). GX's own index page loads jQuery and Bootstrap from CDNs and lists
+nothing offline, so it is not built; our index needs no network and no script. The validation and suite
+pages are GX's own: complete offline, styled when the CDNs can be reached. A suite's page is rendered from
+the expectations of the stored result, so it shows the suite the file was validated against.
 """
 
 from __future__ import annotations
@@ -14,74 +17,32 @@ import html
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the validation module imports GX lazily; only its types are needed here
-    from ingestion.validation import SourceValidation
+from core.data_docs import DataDocs
+from core.warehouse import Warehouse
+from ingestion.contract import SOURCES_BY_NAME
+from ingestion.gx_context import gx_run_name, make_context
+from ingestion.outcomes import SourceValidation, outcomes_of
 
 SITE_NAME = "raw_data_contract"
-DATA_DOCS_FOLDER = "gx"
 INDEX_ENTRIES_KEPT = 2000  # older validations drop off the index (their pages stay on disk)
 
 
-@dataclass(frozen=True)
-class DataDocs:
-    """Where a target's Data Docs site and GX validation results are kept."""
-
-    root: Path
-
-    @classmethod
-    def in_target(cls, target_path: Path) -> DataDocs:
-        """The Data Docs of a dbt target folder (`target/<target>/gx/`)."""
-        return cls(Path(target_path) / DATA_DOCS_FOLDER)
-
-    @property
-    def site(self) -> Path:
-        """The HTML site: index.html, validations/, expectations/, static/."""
-        return self.root / "data_docs"
-
-    @property
-    def results(self) -> Path:
-        """GX's validation results store (one JSON per validation)."""
-        return self.root / "results"
-
-    @property
-    def index(self) -> Path:
-        """The site's entry page."""
-        return self.site / "index.html"
-
-    @property
-    def entries_file(self) -> Path:
-        """The validations listed in the index, as JSON (newest last)."""
-        return self.root / "index.json"
-
-    def prepare(self) -> None:
-        """Make the folders; raises OSError (naming the folder) if they cannot be made or written."""
-        for folder in (self.site, self.results):
-            folder.mkdir(parents=True, exist_ok=True)
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise PermissionError(f"{folder} is not writable")
-
-    def site_config(self) -> dict[str, Any]:
-        """The GX `data_docs_sites` entry of this site (no how-to buttons, no call-to-action footer)."""
-        return {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "show_cta_footer": False},
-        }
-
-    def results_store_config(self) -> dict[str, Any]:
-        """The GX validation results store kept on disk, so the pages of earlier loads can be rebuilt."""
-        return {
-            "class_name": "ValidationResultsStore",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.results)},
-        }
+def site_config(docs: DataDocs) -> dict[str, Any]:
+    """The GX `data_docs_sites` entry of this site (no how-to buttons, no call-to-action footer)."""
+    return {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.site)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "show_cta_footer": False},
+    }
 
 
 @dataclass
@@ -105,20 +66,47 @@ class IndexEntry:
         return f"passed with {len(self.warnings)} warning(s)" if self.warnings else "passed"
 
 
-def publish(context: Any, docs: DataDocs, load_id: str, validations: Sequence[SourceValidation]) -> None:
-    """Render the GX pages of this load's validations and their suites, and add them to the index."""
-    identifiers = [v.result_id for v in validations if v.result_id is not None]
-    if not identifiers:
-        return
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+@dataclass
+class DataDocsResult:
+    """What the Data Docs step did for one load."""
 
-    suites = [ExpectationSuiteIdentifier(name=key.expectation_suite_identifier.name) for key in identifiers]
+    load_id: str
+    index: Path  # the site's entry page
+    entries: list[IndexEntry]  # this load's validations, as the index lists them (none: nothing to render)
+    seconds: float  # reading the stored results, rendering the pages and writing the index
+
+
+def publish_data_docs(warehouse: Warehouse, load_id: str) -> DataDocsResult:
+    """Render GX's page of every validation the load `load_id` stored (a refused file's too) and of each
+    suite they used, and list them in the index of the warehouse's Data Docs (`DataDocs.of(warehouse)`).
+
+    Idempotent: publishing a load again renders the same pages and lists each validation once. A load
+    that stored no result (it stopped before validating, or its results folder could not be written)
+    leaves the site untouched. Raises OSError when the site cannot be written (GX's own error when a stored
+    result cannot be read back).
+    """
+    return _publish(DataDocs.of(warehouse), load_id)
+
+
+def _publish(docs: DataDocs, load_id: str) -> DataDocsResult:
+    started = time.perf_counter()
+    if not docs.results.is_dir():  # no load ever kept a result here (GX would make the folder)
+        return DataDocsResult(load_id, docs.index, [], time.perf_counter() - started)
+    context = make_context(results=docs.results, sites={SITE_NAME: site_config(docs)})
+    stored = _stored_results(context, docs, load_id)
+    if not stored:
+        return DataDocsResult(load_id, docs.index, [], time.perf_counter() - started)
+    docs.prepare()
+    suites = _suites_of(context, stored)
+    entries = sorted((_entry(load_id, key, result) for key, result in stored.items()), key=lambda e: e.validated_at)
     with _exclusive(docs):
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*identifiers, *suites], build_index=False)
-        entries = read_entries(docs) + [_entry(load_id, v) for v in validations if v.result_id is not None]
-        entries = entries[-INDEX_ENTRIES_KEPT:]
-        _write_atomically(docs.entries_file, json.dumps([asdict(e) for e in entries], indent=1))
-        _write_atomically(docs.index, render_index(entries))
+        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*stored, *suites], build_index=False)
+        pages = {e.page for e in entries}
+        listed = [e for e in read_entries(docs) if e.page not in pages] + entries
+        listed = sorted(listed, key=lambda e: e.validated_at)[-INDEX_ENTRIES_KEPT:]
+        _write_atomically(docs.entries_file, json.dumps([asdict(e) for e in listed], indent=1))
+        _write_atomically(docs.index, render_index(listed))
+    return DataDocsResult(load_id, docs.index, entries, time.perf_counter() - started)
 
 
 def read_entries(docs: DataDocs) -> list[IndexEntry]:
@@ -181,15 +169,42 @@ def _row(e: IndexEntry) -> str:
     )
 
 
-def _entry(load_id: str, v: SourceValidation) -> IndexEntry:
-    key = v.result_id
-    run_time = key.run_id.run_time
+def _stored_results(context: Any, docs: DataDocs, load_id: str) -> dict[Any, Any]:
+    """The validation results the load stored, by their GX key (suite, run name, run time, batch)."""
+    store = context.validation_results_store
+    run_name = gx_run_name(load_id)
+    suites = sorted(p.name for p in docs.results.iterdir() if p.is_dir())
+    keys = [store.tuple_to_key(t) for suite in suites for t in store.store_backend.list_keys(prefix=(suite, run_name))]
+    return {key: store.get(key) for key in keys}
+
+
+def _suites_of(context: Any, stored: dict[Any, Any]) -> list[Any]:
+    """The suites of the stored results, added to `context` as each result holds them; their GX keys."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    newest = {key.expectation_suite_identifier.name: result for key, result in sorted(stored.items(), key=_run_time)}
+    for name, result in newest.items():
+        expectations = [r.expectation_config for r in result.results]
+        context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    return [ExpectationSuiteIdentifier(name=name) for name in newest]
+
+
+def _run_time(item: tuple[Any, Any]) -> datetime:
+    return item[0].run_id.run_time
+
+
+def _entry(load_id: str, key: Any, result: Any) -> IndexEntry:
+    """The index entry of one stored validation result."""
+    source = key.expectation_suite_identifier.name.removeprefix("raw_")
+    known = SOURCES_BY_NAME.get(source)
+    v = SourceValidation(source, known.file if known else source, outcomes_of(result), 0.0)
     page = "/".join(("validations", *key.to_tuple())) + ".html"
     return IndexEntry(
         source=v.source,
         file=v.file,
         load_id=load_id,
-        validated_at=run_time.astimezone(UTC).isoformat(),
+        validated_at=key.run_id.run_time.astimezone(UTC).isoformat(),
         evaluated=len(v.outcomes),
         errors=[o.describe() for o in v.errors],
         warnings=[o.describe() for o in v.warnings],

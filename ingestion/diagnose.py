@@ -10,8 +10,8 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.errors import InputError
 from ingestion.contract import MAX_LINE_BYTES, Source
-from ingestion.errors import InputError
 
 # Fields longer than this are out of contract (the raw files hold names, dates and numbers). A field on one
 # line is already held to MAX_LINE_BYTES; this bounds a quoted field that spans lines.

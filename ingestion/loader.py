@@ -1,4 +1,4 @@
-"""Bulk-load the five raw CSV files, as text, into the `raw` schema (SPEC section 6).
+"""Bulk-load the five raw CSV files, as text, into the `raw` schema.
 
 Postgres: `COPY ... FROM STDIN` streams each file into a new table; DuckDB: its native CSV reader. A file
 whose lines end in CRLF and LF mixed, which neither reads, reaches them with its line breaks made LF
@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ingestion.audit import ensure_audit_tables, new_id, utc_now
+from core.audit import ensure_audit_tables, new_id, utc_now
+from core.data_docs import DataDocs
+from core.errors import ContractViolation, EltError, InputError, WarehouseError, describe_failure, first_line
+from core.warehouse import Connection, Warehouse
 from ingestion.contract import (
     LOAD_ID_COLUMN,
     SOURCE_ROW_COLUMN,
@@ -29,12 +32,10 @@ from ingestion.contract import (
     check_header,
     has_data_row,
 )
-from ingestion.data_docs import DataDocs
 from ingestion.diagnose import LineLengthCheck, find_defect, lone_cr_error, long_line_error
-from ingestion.errors import ContractViolation, EltError, InputError, WarehouseError, describe_failure, first_line
 from ingestion.line_endings import LineEndings, Normaliser, detect, normalised_copy
-from ingestion.validation import SourceValidation, publish_data_docs, validate_staged
-from ingestion.warehouse import Connection, Warehouse
+from ingestion.outcomes import SourceValidation
+from ingestion.validation import validate_staged
 
 COPY_CHUNK_BYTES = 1 << 20
 
@@ -61,7 +62,6 @@ class LoadResult:
     target: str
     files: list[FileLoad]
     seconds: float
-    data_docs_seconds: float = 0.0  # rendering the Data Docs pages of this load (0 without a DataDocs folder)
 
     @property
     def rows(self) -> int:
@@ -85,18 +85,18 @@ def load(
     sources: Sequence[str] | None = None,
     out: TextIO | None = None,
     load_id: str | None = None,
-    docs: DataDocs | None = None,
 ) -> LoadResult:
     """Load the selected sources (default: all five) from `data_dir` into `raw`, atomically.
 
     Progress lines go to `out` (the CLI passes stdout). `load_id` lets several loads share one id (the
     Airflow DAG loads each file in its own task); by default each load gets a new one. Raises InputError
-    (bad file: names file, line, column) or WarehouseError; `raw` is then exactly as it was. With `docs`,
-    each file's validation gets its Great Expectations Data Docs page there, a refused file's too.
+    (bad file: names file, line, column) or WarehouseError; `raw` is then exactly as it was. GX keeps each
+    file's validation result (a refused file's too) in `DataDocs.of(warehouse).results` for the Data Docs
+    step (ingestion.data_docs.publish_data_docs) to render; a folder that cannot be written only warns.
     """
     files = [FileLoad(source, Path(data_dir) / source.file) for source in _select(sources)]
     load_id = load_id or new_id()
-    docs = _writable(docs, out)
+    docs = _results_folder(warehouse, out)
     started = time.perf_counter()
     with warehouse.lock(purpose="load"):
         conn = warehouse.connect()
@@ -109,15 +109,12 @@ def load(
                 _record_failure(conn, load_id, files, error)
                 with contextlib.suppress(Exception):  # a broken connection must not hide the real error
                     _record_validations(conn, load_id, files)  # why a file was refused stays on record
-                with contextlib.suppress(Exception):  # nor may a docs folder that cannot be written
-                    _publish(docs, load_id, files, out)
                 if error is exc:
                     raise
                 raise error from None
         finally:
             conn.close()
-        docs_seconds = _publish(docs, load_id, files, out)
-    result = LoadResult(load_id, warehouse.target, files, time.perf_counter() - started, docs_seconds)
+    result = LoadResult(load_id, warehouse.target, files, time.perf_counter() - started)
     if out is not None:
         print(
             f"swapped {len(files)} file(s), {result.rows:,} rows into raw in one transaction on {warehouse.describe()}"
@@ -125,8 +122,6 @@ def load(
             f" (load_id {load_id})",
             file=out,
         )
-        if docs is not None and docs_seconds:
-            print(f"data docs of the contract: {docs.index} ({docs_seconds:.2f} s)", file=out)
     return result
 
 
@@ -156,10 +151,10 @@ def _load_files(
             )
 
 
-def _writable(docs: DataDocs | None, out: TextIO | None) -> DataDocs | None:
-    """`docs` if its folder can be written, else None with a warning: the load never fails for its docs."""
-    if docs is None:
-        return None
+def _results_folder(warehouse: Warehouse, out: TextIO | None) -> DataDocs | None:
+    """The warehouse's Data Docs folder, where GX keeps the validation results, if it can be written; else
+    None with a warning (the results then stay in memory and get no page): the load never fails for its docs."""
+    docs = DataDocs.of(warehouse)
     try:
         docs.prepare()
     except OSError as exc:
@@ -167,20 +162,6 @@ def _writable(docs: DataDocs | None, out: TextIO | None) -> DataDocs | None:
             print(f"warning: data docs not written: {exc}", file=out)
         return None
     return docs
-
-
-def _publish(docs: DataDocs | None, load_id: str, files: list[FileLoad], out: TextIO | None) -> float:
-    """The Data Docs pages of the files validated in this load; seconds taken. The load stands if the
-    pages cannot be written: a warning says why."""
-    validations = [f.validation for f in files if f.validation is not None]
-    if docs is None or not validations:
-        return 0.0
-    try:
-        return publish_data_docs(docs, load_id, validations)
-    except Exception as exc:
-        if out is not None:
-            print(f"warning: data docs not written to {docs.site}: {exc}", file=out)
-        return 0.0
 
 
 def _validate(conn: Connection, f: FileLoad, out: TextIO | None, load_id: str, docs: DataDocs | None) -> None:
@@ -520,9 +501,8 @@ def _swap_postgres(conn: Connection, source: Source) -> None:
         .format(sql.Identifier("raw", f"_loading_{name}"), sql.Identifier(name))
         .as_string(conn.raw)
     )
-    with conn.raw.cursor() as cur:  # not conn.execute: a definition may hold a literal `?`
-        for view_name, definition in views:
-            cur.execute(f"create or replace view {view_name} as {definition}")
+    for view_name, definition in views:
+        conn.execute(f"create or replace view {view_name} as {definition}")
     if exists:
         conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", f"_replaced_{name}")).as_string(conn.raw))
     conn.execute("set local search_path = default")

@@ -1,8 +1,9 @@
 """Run dbt in-process (dbtRunner) against the project in dbt_project/ with its own profiles.yml.
 
 `build` is write-audit-publish (orchestration/publish.py, docs/publishing.md): dbt builds and tests in the
-build schemas (`marts__build`, ...), and only a build that passed is published. Every other dbt command
-here (docs, parse, test) works on the published schemas.
+build schemas (`marts__build`, ...), and only a build that passed is published; then `dbt source freshness`
+checks the raw tables and its sources.json joins the published artifacts. Every other dbt command here
+(docs, parse, test) works on the published schemas.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingestion.data_docs import DataDocs
-from ingestion.errors import WarehouseError
-from ingestion.warehouse import Warehouse
+from core.dbt_project import OFFLINE_ENV, build_target_path, manifest_path, project_dir, target_path
+from core.errors import WarehouseError, one_line
+from core.warehouse import Warehouse
 from orchestration import publish
 
-PROJECT_DIR = Path(os.environ.get("ELT_DBT_PROJECT_DIR") or Path(__file__).resolve().parents[1] / "dbt_project")
-# Telemetry stays off wherever dbt runs from here.
-OFFLINE_ENV = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+FRESHNESS_FOLDER = "freshness"  # <target folder>/freshness/: where `dbt source freshness` writes its artifacts
+SOURCES_JSON = "sources.json"  # dbt's freshness artifact, published beside manifest.json
 
 
 @dataclass
@@ -36,6 +37,27 @@ class DbtOutcome:
     result: Any = None  # dbt's own result object (e.g. RunExecutionResult), for callers that inspect nodes
     prepared: publish.Prepared | None = None  # build: what was copied into the build schemas first
     published: publish.Published | None = None  # build: set once the build was published
+    manifest: Any = None  # build: the Manifest dbt parsed for it (reused by the freshness check)
+    freshness: FreshnessCheck | None = None  # build: the source freshness check after publishing
+
+
+@dataclass(frozen=True)
+class FreshnessCheck:
+    """What `dbt source freshness` found after a build: dbt's status per checked source, or why it did not run."""
+
+    statuses: dict[str, str]  # source unique_id -> pass | warn | error | runtime error
+    sources_json: Path | None  # the published sources.json; None when dbt could not run
+    problem: str | None = None  # why dbt could not run (a warning was printed)
+
+    @property
+    def note(self) -> str:
+        """`source freshness: 5 pass` / `source freshness: 4 pass, 1 error` / `source freshness not checked: ...`."""
+        if self.problem is not None:
+            return f"source freshness not checked: {self.problem}"
+        tally: dict[str, int] = {}
+        for status in self.statuses.values():
+            tally[status] = tally.get(status, 0) + 1
+        return "source freshness: " + (", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "none")
 
 
 @contextlib.contextmanager
@@ -57,37 +79,20 @@ def _environ(values: dict[str, str | None]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def target_path(warehouse: Warehouse) -> Path:
-    """Where this target's artifacts (manifest.json, run_results.json, docs) are written: target/<target>/.
-
-    ELT_DBT_TARGET_ROOT moves the folder that holds the per-target folders (each parallel test worker
-    has its own, so concurrent builds never read each other's run_results.json).
-    """
-    root = os.environ.get("ELT_DBT_TARGET_ROOT")
-    return (Path(root) if root else PROJECT_DIR / "target") / warehouse.target
-
-
-def build_target_path(warehouse: Warehouse) -> Path:
-    """Where `dbt build` writes its own artifacts: target/<target>/build/ (the last build's, passed or failed).
-
-    A folder of its own also keeps dbt's partial-parse state per schema naming: the build parses with the
-    build schemas' suffix, everything else without it, and each stays warm (one folder for both would make
-    dbt parse the whole project again every time the suffix comes or goes).
-    """
-    return target_path(warehouse) / "build"
-
-
-def data_docs(warehouse: Warehouse) -> DataDocs:
-    """The Great Expectations Data Docs of the raw data contract, beside the target's dbt docs site."""
-    return DataDocs.in_target(target_path(warehouse))
-
-
-def run_dbt(warehouse: Warehouse, args: list[str], in_build_schemas: bool = False, manifest: Any = None) -> DbtOutcome:
+def run_dbt(
+    warehouse: Warehouse,
+    args: list[str],
+    in_build_schemas: bool = False,
+    manifest: Any = None,
+    artifacts_path: Path | None = None,
+) -> DbtOutcome:
     """Invoke `dbt <args>` for the warehouse's target; dbt's own log goes to the terminal.
 
     in_build_schemas=True: models go to the build schemas (ELT_BUILD_SCHEMA_SUFFIX set) and artifacts to
     build_target_path; otherwise the variable is unset, whatever the caller's environment holds.
     `manifest`: a Manifest dbt parsed already (`dbt parse`'s result), so this invocation does not parse again.
+    `artifacts_path`: where dbt writes its artifacts instead (its --target-path).
+    Raises WarehouseError when dbtRunner itself raises (dbt could not run at all).
     """
     from dbt.cli.main import dbtRunner
 
@@ -96,13 +101,13 @@ def run_dbt(warehouse: Warehouse, args: list[str], in_build_schemas: bool = Fals
     command = [
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project_dir(warehouse)),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project_dir(warehouse)),
         "--target",
         warehouse.target,
     ]
-    artifacts = build_target_path(warehouse) if in_build_schemas else target_path(warehouse)
+    artifacts = artifacts_path or (build_target_path(warehouse) if in_build_schemas else target_path(warehouse))
     if args[0] != "debug":  # explicit: a DBT_TARGET_PATH left in the environment (Cosmos) cannot redirect it
         command += ["--target-path", str(artifacts)]
     suffix = publish.BUILD_SUFFIX if in_build_schemas else None
@@ -147,6 +152,7 @@ def build(
         prepared = publish.prepare_build(warehouse, manifest, copy_incremental=not full_refresh, copy_all=bool(select))
         outcome = run_dbt(warehouse, args, in_build_schemas=True, manifest=parsed.result)
         outcome.prepared = prepared
+        outcome.manifest = parsed.result
         if outcome.success and publish_if_passed:
             publish_build(warehouse, outcome)
         return outcome
@@ -154,15 +160,48 @@ def build(
 
 def publish_build(warehouse: Warehouse, outcome: DbtOutcome) -> DbtOutcome:
     """Publish a build that passed: the build schemas in one transaction, then its manifest.json and
-    run_results.json (naming the published schemas) where the API and docs read them. Sets
-    `outcome.published` and points `outcome.target_path` at the published artifacts."""
+    run_results.json (naming the published schemas) where the API and docs read them; then check the
+    sources' freshness (`check_source_freshness`: never fails the build). Sets `outcome.published` and
+    `outcome.freshness`, and points `outcome.target_path` at the published artifacts."""
     if not outcome.success:
         raise WarehouseError("a build that failed is never published")
     expected = outcome.prepared.copied if outcome.prepared else []
     outcome.published = publish.publish(warehouse, expected=expected)
     publish.publish_artifacts(outcome.target_path, target_path(warehouse))
     outcome.target_path = target_path(warehouse)
+    outcome.freshness = check_source_freshness(warehouse, manifest=outcome.manifest)
     return outcome
+
+
+def check_source_freshness(warehouse: Warehouse, manifest: Any = None) -> FreshnessCheck:
+    """`dbt source freshness --quiet` (one dbt invocation) on the raw tables, its sources.json then moved
+    beside the published manifest.json (target_path), where the API reads it.
+
+    dbt writes into <target folder>/freshness/ (its own manifest.json there never replaces the published
+    one), under the warehouse lock (already held in a build: the lock is re-entrant). A source past its
+    `error_after` is information, not a failure: its status is `error` in sources.json and here. If dbt
+    cannot run at all (or writes no sources.json), one `warning:` line goes to stderr, the last published
+    sources.json stays, and `problem` says why; nothing is raised for that.
+    `manifest`: the Manifest dbt parsed for the build (its sources are the published ones: the raw schema
+    never takes the build suffix), so dbt does not parse again; without it dbt parses (partial parse, warm).
+    """
+    folder = target_path(warehouse) / FRESHNESS_FOLDER
+    written = folder / SOURCES_JSON
+    try:
+        with warehouse.lock(purpose="freshness"):  # dbt opens a DuckDB file read-write; re-entrant in a build
+            written.unlink(missing_ok=True)  # a sources.json left by an earlier check must not pass for this one
+            outcome = run_dbt(warehouse, ["source", "freshness", "--quiet"], manifest=manifest, artifacts_path=folder)
+        if not written.is_file():
+            raise WarehouseError(f"dbt wrote no {SOURCES_JSON} ({outcome.exception or 'no error given'})")
+        _add_runtime_errors(written, outcome.result)
+        results = json.loads(written.read_text(encoding="utf-8")).get("results", [])
+        published = target_path(warehouse) / SOURCES_JSON
+        os.replace(written, published)
+    except (WarehouseError, OSError, ValueError) as exc:
+        problem = one_line(str(exc)) or type(exc).__name__
+        print(f"warning: dbt source freshness did not run on {warehouse.describe()}: {problem}", file=sys.stderr)
+        return FreshnessCheck({}, None, problem)
+    return FreshnessCheck({r["unique_id"]: str(r["status"]) for r in results}, published)
 
 
 def generate_docs(warehouse: Warehouse) -> Path:
@@ -177,11 +216,6 @@ def generate_docs(warehouse: Warehouse) -> Path:
     return outcome.target_path / "index.html"
 
 
-def manifest_path(warehouse: Warehouse) -> Path:
-    """The target's manifest.json (the Airflow DAG renders the dbt graph from it)."""
-    return target_path(warehouse) / "manifest.json"
-
-
 def ensure_manifest(warehouse: Warehouse) -> Path:
     """The target's manifest.json, written by `dbt parse` first if no build or parse has written one yet.
 
@@ -193,3 +227,23 @@ def ensure_manifest(warehouse: Warehouse) -> Path:
         if not outcome.success or not path.is_file():
             raise WarehouseError(f"dbt parse failed for {warehouse.describe()}: {outcome.exception}")
     return path
+
+
+def _add_runtime_errors(sources_json: Path, result: Any) -> None:
+    """Rewrite sources.json with every source dbt checked, when some check failed with a runtime error.
+
+    dbt 1.11 leaves a source whose check raised (a missing or empty raw table, a lost connection) out of
+    sources.json, although its schema has an entry for it (`{unique_id, error, status: "runtime error"}`):
+    dbt's own writer is called again here with all of the results, so the API can tell a failed check from
+    none. A file with no runtime error is left exactly as dbt wrote it.
+    """
+    from dbt.artifacts.schemas.freshness import FreshnessExecutionResultArtifact, process_freshness_result
+
+    results = list(getattr(result, "results", None) or [])
+    if not any(str(r.status) == "runtime error" for r in results):
+        return
+    FreshnessExecutionResultArtifact(
+        metadata=result.metadata,
+        results=[process_freshness_result(r) for r in results],
+        elapsed_time=result.elapsed_time,
+    ).write(str(sources_json))

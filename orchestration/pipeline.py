@@ -1,4 +1,5 @@
-"""The pipeline as plain functions: generate (if no data) -> load -> validate -> build -> export -> docs.
+"""The pipeline as plain functions: generate (if no data) -> load -> data_docs -> validate -> build -> export
+-> docs.
 
 `run_pipeline` is `elt run`; `build_and_record` is `elt build`. Each step is also callable on its own
 (the Airflow DAG calls the same functions, one task per step, after `resume_run`), times itself into the
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from core.audit import new_id
+from core.data_docs import DataDocs
+from core.dbt_project import manifest_path, marts, read_manifest
+from core.errors import EltError, describe_failure, failure_cause
+from core.warehouse import Warehouse
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES
-from ingestion.errors import EltError, failure_cause
-from ingestion.warehouse import Warehouse
 from orchestration import dbt, publish
-from orchestration.reports import MARTS
 from orchestration.run_audit import RunRecord, fetch_run, node_counts, record_build, start_run, update_run
 
 
@@ -44,6 +46,7 @@ class RunResult:
     mart_rows: dict[str, int] = field(default_factory=dict)
     report_rows: dict[str, int] = field(default_factory=dict)
     docs_index: Path | None = None
+    load_attempt: str | None = None  # the load id the load step used, also when the load was refused
 
     @property
     def success(self) -> bool:
@@ -73,11 +76,6 @@ def _step(result: RunResult, name: str) -> Iterator[None]:
             record()
         raise
     record()
-
-
-def default_data_dir() -> Path:
-    """Where the five CSVs are read (and generated if missing): $ELT_DATA_DIR, default data/sample."""
-    return Path(os.environ.get("ELT_DATA_DIR") or "data/sample")
 
 
 def has_sample_data(data_dir: Path) -> bool:
@@ -117,26 +115,49 @@ def load_step(
     """Load the CSVs (default: all five; `sources` picks some) into raw, atomically.
 
     The run's load id is used when it has one, so loads made in several parts share it; the rows add up.
+    The id used is `result.load_attempt` whether the load succeeded or not (the Data Docs step needs it).
     """
     from ingestion.loader import load
 
+    result.load_attempt = result.run.load_id or new_id()
     with _step(result, "load"):
-        loaded = load(
-            result.warehouse,
-            Path(data_dir),
-            sources=sources,
-            out=out,
-            load_id=result.run.load_id,
-            docs=dbt.data_docs(result.warehouse),
-        )
+        loaded = load(result.warehouse, Path(data_dir), sources=sources, out=out, load_id=result.load_attempt)
         result.run.load_id = loaded.load_id
         result.run.rows_loaded = (result.run.rows_loaded or 0) + loaded.rows
         files = ", ".join(f.source.file for f in loaded.files) if sources else f"{len(loaded.files)} files"
         result.notes["load"] = (
             f"{result.run.rows_loaded:,} rows in {files} (load {loaded.load_id}); data contract checked in"
-            f" {loaded.validation_seconds:.2f} s, {loaded.warnings} warning(s);"
-            f" its Data Docs written in {loaded.data_docs_seconds:.2f} s"
+            f" {loaded.validation_seconds:.2f} s, {loaded.warnings} warning(s)"
         )
+
+
+def data_docs_step(result: RunResult, out: TextIO | None = None) -> None:
+    """The Great Expectations Data Docs of the run's load (a refused load's too): GX's page of each file it
+    validated, listed in the index of `DataDocs.of(warehouse)` (ingestion.data_docs.publish_data_docs).
+
+    Never fails the run for the pages: when they cannot be written, the note (and `out`) says why.
+    """
+    from ingestion.data_docs import publish_data_docs
+
+    load_id = result.load_attempt or result.run.load_id
+    with _step(result, "data_docs"):
+        if load_id is None:
+            result.notes["data_docs"] = "skipped: no load in this run"
+            return
+        try:
+            published = publish_data_docs(result.warehouse, load_id)
+        except Exception as exc:
+            result.notes["data_docs"] = f"not written: {describe_failure(exc)}"
+            if out is not None:
+                print(f"warning: data docs not written to {DataDocs.of(result.warehouse).site}: {exc}", file=out)
+            return
+        if not published.entries:
+            result.notes["data_docs"] = f"nothing to publish: load {load_id} kept no validation result"
+            return
+        pages = len(published.entries)
+        result.notes["data_docs"] = f"{pages} validation page(s) of load {load_id} in {published.index}"
+        if out is not None:
+            print(f"data docs of the contract: {published.index} ({published.seconds:.2f} s)", file=out)
 
 
 def validate_step(result: RunResult) -> None:
@@ -221,7 +242,7 @@ def _common_cause(failures: list[str]) -> str:
 
 
 def export_step(result: RunResult, reports_dir: Path) -> None:
-    """The nine reports as CSV files in reports_dir."""
+    """Every report of the manifest as a CSV file in reports_dir."""
     from orchestration.export import export_reports
 
     with _step(result, "export"):
@@ -232,10 +253,10 @@ def export_step(result: RunResult, reports_dir: Path) -> None:
 def docs_step(result: RunResult) -> None:
     """`dbt docs generate --static`: index.html (served) and static_index.html (opens from disk, offline).
 
-    The note names the data contract's Data Docs too (the load step wrote them, beside the dbt docs)."""
+    The note names the data contract's Data Docs too (the data_docs step wrote them)."""
     with _step(result, "docs"):
         result.docs_index = dbt.generate_docs(result.warehouse)
-        contract = dbt.data_docs(result.warehouse).index
+        contract = DataDocs.of(result.warehouse).index
         result.notes["docs"] = (
             f"{result.docs_index}; data contract: {contract}" if contract.is_file() else str(result.docs_index)
         )
@@ -244,7 +265,8 @@ def docs_step(result: RunResult) -> None:
 def _mart_rows(warehouse: Warehouse) -> dict[str, int]:
     conn = warehouse.connect(read_only=True)
     try:
-        return {mart: conn.scalar(f"select count(*) from marts.{mart}") for mart in MARTS}
+        names = marts(read_manifest(manifest_path(warehouse)))  # the published build's marts
+        return {mart: conn.scalar(f"select count(*) from marts.{mart}") for mart in names}
     finally:
         conn.close()
 
@@ -282,15 +304,22 @@ def run_pipeline(
     trigger: str = "cli",
     out: TextIO | None = None,
 ) -> RunResult:
-    """`elt run`: generate if data_dir has no data, load, build, export the reports, generate dbt docs.
+    """`elt run`: generate if data_dir has no data, load, publish the load's Data Docs, build, export the
+    reports, generate dbt docs.
 
     A failed build ends the run as `failed` (export and docs are skipped); bad input raises InputError
-    after recording the run as failed.
+    after recording the run as failed (a file refused by its data contract still gets its Data Docs page).
     """
 
     def steps(result: RunResult) -> None:
         generate_step(result, data_dir)
-        load_step(result, data_dir, out)
+        try:
+            load_step(result, data_dir, out)
+        except Exception:
+            with contextlib.suppress(Exception):  # the load's own error is the one to report
+                data_docs_step(result, out)
+            raise
+        data_docs_step(result, out)
         validate_step(result)
         build_step(result, quiet=True)
         export_step(result, reports_dir)
@@ -331,7 +360,8 @@ def publish_step(result: RunResult) -> None:
         shown = "; ".join(counts.failures[:3]) + (" ..." if len(counts.failures) > 3 else "")
         raise BuildFailed(f"dbt build failed on {result.warehouse.describe()} (nothing published): {shown}")
     published = publish.publish(result.warehouse)
-    result.notes["build"] = f"published {len(published.schemas)} schemas in {published.seconds:.2f} s"
+    freshness = dbt.check_source_freshness(result.warehouse)  # sources.json beside the published manifest
+    result.notes["build"] = f"published {len(published.schemas)} schemas in {published.seconds:.2f} s; {freshness.note}"
 
 
 def begin_run(warehouse: Warehouse, run_id: str, trigger: str, command: str) -> RunResult:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.errors import WarehouseError
-from ingestion.warehouse import Connection, Warehouse
+from core.errors import WarehouseError
+from core.warehouse import Connection, Warehouse
 
 SUFFIX_ENV = "ELT_BUILD_SCHEMA_SUFFIX"
 BUILD_SUFFIX = "__build"

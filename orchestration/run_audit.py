@@ -14,10 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ingestion.audit import ensure_audit_tables, new_id, utc_now
-from ingestion.warehouse import Warehouse
+from core.audit import STEPS, ensure_audit_tables, new_id, utc_now
+from core.warehouse import Warehouse
 
-STEPS = ("generate", "load", "validate", "build", "export", "docs")
 TEST_TYPES = ("test", "unit_test")
 
 

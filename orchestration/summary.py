@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from core.audit import STEPS
 from orchestration.pipeline import RunResult
-from orchestration.run_audit import STEPS
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:

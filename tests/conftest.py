@@ -17,8 +17,8 @@ from typing import Generic, TypeVar
 import psycopg2
 import pytest
 
+from core.warehouse import Warehouse
 from ingestion.generator import generate
-from ingestion.warehouse import Warehouse
 
 T = TypeVar("T")
 
@@ -29,6 +29,7 @@ if _WORKER:
     _PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
     os.environ.setdefault("ELT_DBT_TARGET_ROOT", str(_PROJECT / "target" / f"pytest-{_WORKER}"))
     os.environ.setdefault("DBT_LOG_PATH", str(_PROJECT / "logs" / f"pytest-{_WORKER}"))
+    os.environ.setdefault("ELT_DATA_DOCS_DIR", str(_PROJECT.parent / "data_docs" / f"pytest-{_WORKER}"))
 # Other waiting runs must not hang a test for long.
 os.environ.setdefault("ELT_LOCK_TIMEOUT", "60")
 
@@ -92,6 +93,31 @@ def _drop_database(name: str) -> None:
     conn.close()
 
 
+def copy_database(template: str, name: str) -> None:
+    """A new Postgres database `name` copied from `template`.
+
+    Nobody may be connected to `template`: sessions still on it (a build's last ones closing, a reader of an
+    earlier test) are ended first, then the copy is made; a session that comes back in between is ended
+    again on the next try (psycopg2.errors.ObjectInUse after 50 tries).
+    """
+    conn = _admin_connect()
+    conn.autocommit = True
+    try:
+        for attempt in range(50):
+            with conn.cursor() as cur:
+                others = "select pid from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
+                cur.execute(f"select pg_terminate_backend(pid) from ({others}) sessions", (template,))
+                try:
+                    cur.execute(f'create database "{name}" template "{template}"')
+                    return
+                except psycopg2.errors.ObjectInUse:
+                    if attempt == 49:
+                        raise
+
+    finally:
+        conn.close()
+
+
 def warehouse_env(target: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment variables of a brand-new, empty warehouse of `target` (dropped afterwards)."""
     env = {"ELT_TARGET": target, "ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
@@ -107,7 +133,8 @@ def warehouse_env(target: str, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 class PerTarget(Generic[T]):
     """Something slow to make (a built warehouse), made once per target on first use and torn down by
-    close(): `build(target)` is a generator that yields the thing, then cleans up when resumed."""
+    close() (or at the end of a `with` block): `build(target)` is a generator that yields the thing, then
+    cleans up when resumed."""
 
     def __init__(self, build: Callable[[str], Iterator[T]]):
         self.build = build
@@ -126,6 +153,12 @@ class PerTarget(Generic[T]):
         """Run every builder's clean-up."""
         for builder in self._builders:
             next(builder, None)
+
+    def __enter__(self) -> PerTarget[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

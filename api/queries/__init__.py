@@ -1,7 +1,7 @@
-"""The SQL the API's routes run, one module per resource (runs, sources, rejected records, reports).
+"""The SQL the API runs, one module per resource (runs, dbt nodes' executions, sources, rejected records,
+reports, health).
 
 Each function takes a Connection and typed arguments and returns schema objects or rows; the routes in
 api.routes keep to HTTP: parameters, status codes, response models and what is cached. Statements use `?`
-placeholders (see ingestion.warehouse.Connection). The models' and tests' applied state is read by
-api.applied.
+placeholders (see core.warehouse.Connection).
 """

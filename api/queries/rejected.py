@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api.db import fetch_dicts, where_equal
 from api.schemas import RejectedRecord
-from ingestion.warehouse import Connection
+from core.warehouse import Connection
 
 
 def rejected_page(

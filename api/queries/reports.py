@@ -1,42 +1,42 @@
-"""The rows of the nine reports (schema `reports`): how many, one page, or all of them in batches.
+"""The rows of the reports (schema `reports`): how many, one page, or all of them in batches.
 
-A report's name is spliced into the SQL, so each function takes only the names of orchestration.reports
-(ValueError otherwise); sort and filter come as a ReportQuery (api.report_query), whose values are bound.
+A report's name is spliced into the SQL, so each function takes it with `known`, the report names of the
+served build's manifest (core.dbt_project.reports), and refuses any other name (ValueError); sort and
+filter come as a ReportQuery (api.report_query), whose values are bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from api.db import stream_rows
 from api.report_query import ReportQuery, json_safe
-from ingestion.warehouse import Connection
-from orchestration.reports import REPORTS
+from core.warehouse import Connection
 
 
-def row_count(conn: Connection, name: str) -> int:
+def row_count(conn: Connection, name: str, known: Collection[str]) -> int:
     """How many rows report `name` holds (raises the driver's error if it is not built)."""
-    return int(conn.scalar(f"select count(*) from reports.{_known(name)}"))
+    return int(conn.scalar(f"select count(*) from reports.{_known(name, known)}"))
 
 
 def report_page(
-    conn: Connection, name: str, query: ReportQuery, limit: int, offset: int
+    conn: Connection, name: str, known: Collection[str], query: ReportQuery, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the rows of report `name` that match `query`, in its order, as JSON-safe dicts (column ->
     value), and how many rows match."""
-    total = conn.scalar(query.count_sql(_known(name)), query.params)
+    total = conn.scalar(query.count_sql(_known(name, known)), query.params)
     columns, rows = conn.fetch(query.page_sql(name), (*query.params, limit, offset))
     items = [{column: json_safe(value) for column, value in zip(columns, row, strict=True)} for row in rows]
     return items, int(total)
 
 
-def report_rows(conn: Connection, name: str, query: ReportQuery) -> Iterator[list[tuple]]:
+def report_rows(conn: Connection, name: str, known: Collection[str], query: ReportQuery) -> Iterator[list[tuple]]:
     """Every row of report `name` that matches `query`, in its order, in batches (see api.db.stream_rows)."""
-    return stream_rows(conn, query.all_sql(_known(name)), query.params)
+    return stream_rows(conn, query.all_sql(_known(name, known)), query.params)
 
 
-def _known(name: str) -> str:
-    if name not in REPORTS:
+def _known(name: str, known: Collection[str]) -> str:
+    if name not in known:
         raise ValueError(f"no report {name!r}")
     return name

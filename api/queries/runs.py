@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from api.db import fetch_dicts, where_equal
 from api.schemas import NodeRunResult, RunDetail, RunSummary
-from ingestion.warehouse import Connection
-from orchestration.run_audit import STEPS
+from core.audit import STEPS
+from core.warehouse import Connection
 
 SUMMARY_COLUMNS = (
     "run_id, trigger, command, target, status, started_at, finished_at, seconds, rows_loaded, models_built,"
@@ -67,3 +67,8 @@ def node_results_page(
         (*params, limit, offset),
     )
     return [NodeRunResult(**row) for row in rows], int(total)
+
+
+def run_status(conn: Connection, run_id: str) -> str | None:
+    """The run's status in audit.runs (`running`, `success` or `failed`), None when it has no such run."""
+    return conn.scalar("select status from audit.runs where run_id = ?", (run_id,))

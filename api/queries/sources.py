@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api.db import fetch_dicts
 from api.schemas import LoadInfo
-from ingestion.warehouse import Connection
+from core.warehouse import Connection
 
 LOAD_COLUMNS = "load_id, file, source, status, rows, bytes, sha256, started_at, finished_at, error"
 

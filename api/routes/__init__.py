@@ -1,1 +1,1 @@
-"""One router per resource (SPEC section 9)."""
+"""One router per resource (docs/api.md)."""

@@ -1,4 +1,4 @@
-"""GET /gx-docs/: the Great Expectations Data Docs of the raw data contract (written by every load).
+"""GET /gx-docs/: the Great Expectations Data Docs of the raw data contract (published after every load).
 
 The index lists every file validated, newest first, and links GX's page of each validation and suite.
 Only files the site holds are served (see api.static_site). The pages show raw failing values verbatim,
@@ -7,17 +7,16 @@ so like the dbt docs the site needs the key, or the session of a login at /login
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from api.deps import get_gx_docs
 from api.static_site import StaticSite, site_router
-from ingestion.data_docs import DataDocs
+from core.data_docs import DataDocs
+from core.warehouse import Warehouse
 
 
-def site(target_path: Path) -> StaticSite:
-    """The Data Docs site of the dbt target folder `target_path` (every file of a served type in it)."""
+def site(warehouse: Warehouse) -> StaticSite:
+    """The Data Docs site of the warehouse's target (<ELT_DATA_DOCS_DIR>/<target>/data_docs/)."""
     return StaticSite(
-        DataDocs.in_target(target_path).site,
+        DataDocs.of(warehouse).site,
         unknown="the data contract docs have no file {file!r}",
         absent="the data contract docs have not been written yet: run `elt load` or `elt run`",
     )

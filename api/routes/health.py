@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from api.db import WarehouseReader, fetch_dicts
+from api.db import WarehouseReader
 from api.deps import get_reader, require_api_key
-from api.schemas import ErrorBody, Health, HealthDetails, LastRun
-from ingestion.errors import WarehouseBusy, WarehouseError
+from api.queries.health import last_run, ping
+from api.schemas import ErrorBody, Health, HealthDetails
+from core.errors import WarehouseBusy, WarehouseError
 
 router = APIRouter(tags=["health"])
 Reader = Annotated[WarehouseReader, Depends(get_reader)]
@@ -20,7 +21,7 @@ Reader = Annotated[WarehouseReader, Depends(get_reader)]
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 def health(reader: Reader, response: Response) -> Health:
     """`ok`; `busy` while a load or build writes to DuckDB; 503 `unreachable` otherwise."""
-    checked = _check(reader, response, last_run=False)
+    checked = _check(reader, response, with_last_run=False)
     return Health(status=checked.status, target=checked.target)
 
 
@@ -32,27 +33,17 @@ def health(reader: Reader, response: Response) -> Health:
 )
 def health_details(reader: Reader, response: Response) -> HealthDetails:
     """/health with the warehouse, the reason it is busy or unreachable, and the last run."""
-    return _check(reader, response, last_run=True)
+    return _check(reader, response, with_last_run=True)
 
 
-def _check(reader: WarehouseReader, response: Response, last_run: bool) -> HealthDetails:
-    """The warehouse's state (with the last run if `last_run`); sets 503 on `response` when it is unreachable."""
+def _check(reader: WarehouseReader, response: Response, with_last_run: bool) -> HealthDetails:
+    """The warehouse's state (with the last run if `with_last_run`); sets 503 on `response` when it is
+    unreachable."""
     warehouse = reader.warehouse
     try:
         with reader.connection() as conn:
-            conn.execute("select 1")
-            exists = last_run and conn.scalar(
-                "select count(*) from information_schema.tables where table_schema = 'audit' and table_name = 'runs'"
-            )
-            last = (
-                fetch_dicts(
-                    conn,
-                    "select run_id, status, trigger, command, started_at, finished_at from audit.runs"
-                    " order by started_at desc limit 1",
-                )
-                if exists
-                else []
-            )
+            ping(conn)
+            last = last_run(conn) if with_last_run else None
     except WarehouseBusy as exc:
         return HealthDetails(status="busy", target=warehouse.target, warehouse=warehouse.describe(), detail=str(exc))
     except WarehouseError as exc:
@@ -64,5 +55,5 @@ def _check(reader: WarehouseReader, response: Response, last_run: bool) -> Healt
         status="ok",
         target=warehouse.target,
         warehouse=warehouse.describe(),
-        last_run=LastRun(**last[0]) if last else None,
+        last_run=last,
     )

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.applied import applied_states, never_applied, node_history
 from api.artifacts import Artifact, find_node, lineage, manifest_nodes, model_definition
 from api.deps import Artifacts, Conn, Paging
+from api.queries.nodes import applied_states, never_applied, node_history
 from api.schemas import ErrorBody, Lineage, ModelDetail, ModelSummary, NodeExecution, Page
 
 router = APIRouter(tags=["dbt resources"])

@@ -12,7 +12,7 @@ from api.deps import Conn, Paging, get_launcher, get_reader
 from api.launcher import LaunchedRun, RunInProgress, RunLauncher
 from api.queries.runs import node_results_page, run_detail, run_exists, runs_page
 from api.schemas import ErrorBody, NodeRunResult, Page, RunAccepted, RunDetail, RunRequest, RunSummary
-from ingestion.errors import WarehouseError
+from core.errors import WarehouseError
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 

@@ -3,7 +3,7 @@ and the Data Docs), which cannot send the X-API-Key header.
 
 POST /login with the key sets a cookie signed with itsdangerous (HMAC-SHA256 over a random session id and
 the time of the login): HttpOnly, SameSite=Lax, Secure when the request came over https, valid for
-`Settings.session_seconds` after the login and never renewed. Every keyed route takes that cookie as it
+`ApiConfig.session_seconds` after the login and never renewed. Every keyed route takes that cookie as it
 takes the key (api.deps). The signing key is scrypt(ELT_API_KEY, salt ELT_API_SESSION_SECRET or a fixed
 label): every uvicorn worker and every restart of the server derives the same one, so a session holds
 across them, and changing either ends every session. Nothing is kept on the server: logging out deletes
@@ -23,8 +23,8 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, TimestampSigner
 
+from api.config import ApiConfig
 from api.deps import key_matches
-from api.settings import Settings
 
 router = APIRouter(tags=["session"])
 
@@ -43,7 +43,7 @@ PAGE_HEADERS = {
 class Sessions:
     """Issues and checks the session cookie of one API key."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: ApiConfig):
         key = signing_key(settings.api_key, settings.session_secret)
         self.signer = TimestampSigner(key, salt="elt-api-session", digest_method=hashlib.sha256)
         self.lifetime_seconds = settings.session_seconds

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.applied import applied_states, never_applied, node_history
 from api.artifacts import Artifact, data_test_definition, find_node, manifest_nodes
 from api.deps import Artifacts, Conn, Paging
+from api.queries.nodes import applied_states, never_applied, node_history
 from api.schemas import DataTestResource, ErrorBody, NodeExecution, Page
 
 router = APIRouter(tags=["dbt resources"])

@@ -1,5 +1,5 @@
 {#
-  Schemas are exactly the names in SPEC section 7 (staging, intermediate, marts, reports, audit) on
+  Schemas are exactly these names (staging, intermediate, marts, reports, audit) on
   every target: a model's custom schema is used as-is instead of dbt's default `<target>_<custom>`.
 
   Write-audit-publish (docs/publishing.md): when ELT_BUILD_SCHEMA_SUFFIX is set (the elt pipeline and

@@ -14,7 +14,8 @@ _EMAIL_TLD = re.compile(r"\.[a-z]{2,}$")
 
 
 def is_valid_email(value: str) -> bool:
-    """The SPEC 7 rule on a trimmed, repaired, lower-cased value: one `@`, no spaces, no `..`, TLD >= 2 letters."""
+    """The email rule (docs/cleaning-rules.md) on a trimmed, repaired, lower-cased value: one `@`, no spaces,
+    no `..`, TLD >= 2 letters."""
     email = value.strip().lower()
     if email.count("@") != 1 or any(ch.isspace() for ch in email) or ".." in email:
         return False

@@ -1,7 +1,11 @@
 """DAG `elt_pipeline`: the `elt run` pipeline in Airflow, with the dbt graph rendered by astronomer-cosmos.
 
-    start -> load (one task per source file) -> validate -> prepare -> dbt (Cosmos: a task per model, its
-    tests after it) -> publish -> export -> docs -> finish
+    start -> load (one task per source file) -> data_docs -> validate -> prepare -> dbt (Cosmos: a task per
+    model, its tests after it) -> publish -> export -> docs -> finish
+
+`data_docs` publishes the Great Expectations Data Docs of the run's load once the load tasks are done,
+whether they passed or not (a refused file's page says why); it never fails, so it never holds up the
+build, and `validate` still needs every load task to have passed.
 
 Write-audit-publish (docs/publishing.md): `prepare` drops leftover build schemas and copies the published
 incremental models into them; the dbt tasks build and test in the build schemas (`marts__build`, ...);
@@ -17,16 +21,15 @@ Configuration (read when the DAG is parsed):
   ELT_COSMOS_MODE     watcher (default: one `dbt build` feeds every node's task) or local (one dbt
                       invocation per task); both measured in the README.
   ELT_AIRFLOW_RETRIES retries per task (default 2, exponential back-off from 10 s).
-  ELT_DATA_DIR, ELT_REPORTS_DIR, ELT_DUCKDB_PATH, PG*: as for `elt` (SPEC section 2).
+  ELT_DATA_DIR, ELT_REPORTS_DIR, ELT_DUCKDB_PATH, PG*: as for `elt` (core/settings.py).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Asset, TaskGroup, task
+from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, task
 from cosmos import (
     DbtTaskGroup,
     ExecutionConfig,
@@ -39,17 +42,19 @@ from cosmos import (
     TestBehavior,
 )
 
+from core.dbt_project import OFFLINE_ENV, PROJECT_DIR, marts, read_manifest, reports
+from core.settings import Settings
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
-from ingestion.warehouse import Warehouse
 from orchestration import airflow_tasks as steps
-from orchestration.dbt import OFFLINE_ENV, PROJECT_DIR, ensure_manifest
+from orchestration.dbt import ensure_manifest
 from orchestration.publish import build_env
-from orchestration.reports import MARTS, REPORTS
 
-WAREHOUSE = Warehouse.from_env()
+SETTINGS = Settings.from_env()  # read once, when the DAG is parsed
+WAREHOUSE = Warehouse.from_settings(SETTINGS)
 COSMOS_MODES = {"local": ExecutionMode.LOCAL, "watcher": ExecutionMode.WATCHER}
-COSMOS_MODE = COSMOS_MODES[os.environ.get("ELT_COSMOS_MODE", "watcher").lower()]
-DATA_DIR = steps.data_dir()
+COSMOS_MODE = COSMOS_MODES[SETTINGS.cosmos_mode]
+DATA_DIR = SETTINGS.data_dir.resolve()
 DBT_ENV = {key: value for key, value in WAREHOUSE.dbt_env().items() if key != "PGPASSWORD"}
 
 
@@ -63,12 +68,13 @@ def warehouse_asset(schema: str, table: str) -> Asset:
 
 RAW_FILES = {source.name: Asset(uri=f"file://{DATA_DIR / source.file}") for source in SOURCES}
 RAW_TABLES = {source.name: warehouse_asset("raw", source.name) for source in SOURCES}
-MART_ASSETS = [warehouse_asset("marts", mart) for mart in MARTS]
-REPORT_ASSETS = [warehouse_asset("reports", report) for report in REPORTS]
+MANIFEST = read_manifest(ensure_manifest(WAREHOUSE))  # its models in models/marts/ and models/reports/
+MART_ASSETS = [warehouse_asset("marts", mart) for mart in marts(MANIFEST)]
+REPORT_ASSETS = [warehouse_asset("reports", report) for report in reports(MANIFEST)]
 
 default_args = {
     "owner": "elt",
-    "retries": int(os.environ.get("ELT_AIRFLOW_RETRIES", "2")),
+    "retries": SETTINGS.airflow_retries,
     "retry_delay": timedelta(seconds=10),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=5),
@@ -94,6 +100,11 @@ with DAG(
         """Record the run in audit.runs; generate sample data if the data folder is empty."""
         return steps.start(context)
 
+    @task(task_id="data_docs", trigger_rule=TriggerRule.ALL_DONE)
+    def data_docs(**context) -> str:
+        """The Data Docs of the run's load (a refused file's page too); logs a warning rather than failing."""
+        return steps.data_docs(context)
+
     @task(task_id="validate")
     def validate(**context) -> str:
         """Raw holds this run's five loads (present, non-empty, one load id, counts as recorded)."""
@@ -111,7 +122,7 @@ with DAG(
 
     @task(task_id="export", outlets=REPORT_ASSETS)
     def export(**context) -> dict[str, int]:
-        """The nine report CSVs into ELT_REPORTS_DIR."""
+        """The report CSVs into ELT_REPORTS_DIR."""
         return steps.export(context)
 
     @task(task_id="docs")
@@ -138,6 +149,7 @@ with DAG(
             if previous is not None:
                 previous >> current
             previous = current
+    documented = data_docs()
     validated = validate()
 
     dbt = DbtTaskGroup(
@@ -170,4 +182,5 @@ with DAG(
     steps.consumers_after_producer(dbt)
 
     published = publish(validated)
-    started >> load >> validated >> prepare() >> dbt >> published >> export() >> docs() >> finish()
+    started >> load >> documented >> validated >> prepare() >> dbt >> published >> export() >> docs() >> finish()
+    load >> validated  # validate (and so the build) runs only if every load passed

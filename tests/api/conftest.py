@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.config import ApiConfig
 from api.main import create_app
-from api.settings import Settings
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.conftest import PerTarget, warehouse_env
-from tests.dbt.conftest import TARGETS, elt
+from tests.dbt.conftest import elt
 
 API_KEY = "test-key-0123456789"
 KEY = {"X-API-Key": API_KEY}
@@ -29,9 +29,9 @@ class BuiltApi:
     target_path: Path  # the target's artifacts folder (manifest.json, catalog.json, index.html)
     env: dict[str, str]
 
-    def settings(self) -> Settings:
-        """Settings of an API over this warehouse."""
-        return Settings(api_key=API_KEY, warehouse=self.warehouse, dbt_target_path=self.target_path)
+    def settings(self) -> ApiConfig:
+        """ApiConfig of an API over this warehouse."""
+        return ApiConfig(api_key=API_KEY, warehouse=self.warehouse, dbt_target_path=self.target_path)
 
 
 def built_by_elt_run(target: str, sample_dir: Path, folder: Path) -> Iterator[BuiltApi]:
@@ -39,7 +39,7 @@ def built_by_elt_run(target: str, sample_dir: Path, folder: Path) -> Iterator[Bu
     (dropped afterwards on Postgres)."""
     folder.mkdir(parents=True)
     for env in warehouse_env(target, folder):
-        env = {**env, "ELT_DBT_TARGET_ROOT": str(folder / "target")}
+        env = {**env, "ELT_DBT_TARGET_ROOT": str(folder / "target"), "ELT_DATA_DOCS_DIR": str(folder / "data_docs")}
         elt("run", "--data-dir", str(sample_dir), "--reports-dir", str(folder / "reports"), env=env)
         warehouse = Warehouse.from_env(environ={**os.environ, **env})
         yield BuiltApi(warehouse, folder / "target" / target, env)
@@ -49,17 +49,14 @@ def built_by_elt_run(target: str, sample_dir: Path, folder: Path) -> Iterator[Bu
 def built_apis(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget[BuiltApi]]:
     """Factory of warehouses built by `elt run` for the API tests, once per target per session."""
     workdir = tmp_path_factory.mktemp("api-warehouses")
-    apis = PerTarget(lambda target: built_by_elt_run(target, sample_dir, workdir / target))
-    yield apis
-    apis.close()
+    with PerTarget(lambda target: built_by_elt_run(target, sample_dir, workdir / target)) as apis:
+        yield apis
 
 
-@pytest.fixture(params=TARGETS)
-def built(request: pytest.FixtureRequest, built_apis: PerTarget[BuiltApi], postgres_available: bool) -> BuiltApi:
-    """The session's sample after `elt run`, on each target."""
-    if request.param == "postgres" and not postgres_available:
-        pytest.skip("Postgres server not reachable (set CI=true to make this a failure)")
-    return built_apis.get(request.param)
+@pytest.fixture
+def built(target: str, built_apis: PerTarget[BuiltApi]) -> BuiltApi:
+    """The session's sample after `elt run`, on each target (Postgres skipped locally without a server)."""
+    return built_apis.get(target)
 
 
 @pytest.fixture

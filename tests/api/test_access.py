@@ -9,6 +9,7 @@ Route by route through the TestClient; the login flow over real HTTP against a l
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import time
@@ -22,12 +23,13 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 from starlette.routing import Route
 
+from api.config import ApiConfig
 from api.main import create_app
 from api.routes.session import signing_key
-from api.settings import Settings
-from ingestion.data_docs import DataDocs, read_entries
+from core.data_docs import DataDocs
+from core.warehouse import Warehouse
+from ingestion.data_docs import publish_data_docs, read_entries
 from ingestion.loader import load
-from ingestion.warehouse import Warehouse
 from tests.api.conftest import API_KEY, KEY, BuiltApi
 from tests.api.live import live_server
 from tests.dbt.conftest import copy_sample
@@ -92,7 +94,8 @@ def test_docs_sites_need_the_key(client: TestClient, built: BuiltApi) -> None:
         opened = client.get(url, headers=KEY)
         assert opened.status_code == 200, url
         assert opened.content == (built.target_path / (url.rsplit("/", 1)[1] or "index.html")).read_bytes(), url
-    entries = read_entries(DataDocs.in_target(built.target_path))
+    entries = read_entries(DataDocs.of(built.warehouse))
+    assert len(entries) == 5
     for url in ["/gx-docs/", *(f"/gx-docs/{e.page}" for e in entries)]:
         assert client.get(url).status_code == 401, url
         assert client.get(url, headers=KEY).status_code == 200, url
@@ -117,7 +120,7 @@ def test_health_shows_no_warehouse_path_and_details_need_the_key(client: TestCli
 
 def test_health_of_an_unreachable_warehouse_names_no_path(tmp_path: Path) -> None:
     missing = tmp_path / "secret-folder" / "wh.duckdb"
-    settings = Settings.from_env("duckdb", environ={"ELT_API_KEY": API_KEY, "ELT_DUCKDB_PATH": str(missing)})
+    settings = ApiConfig.from_env("duckdb", environ={"ELT_API_KEY": API_KEY, "ELT_DUCKDB_PATH": str(missing)})
     with TestClient(create_app(settings)) as client:
         health = client.get("/health")
         assert health.status_code == 503 and health.json() == {"status": "unreachable", "target": "duckdb"}
@@ -139,18 +142,24 @@ def planted_docs(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     lines[1][lines[0].index("Birthday")] = PLANTED
     with (data / "Customers.csv").open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(lines)
-    scratch = Warehouse.from_env(environ={"ELT_TARGET": "duckdb", "ELT_DUCKDB_PATH": str(folder / "wh.duckdb")})
-    docs = DataDocs.in_target(folder / "target")
-    load(scratch, data, sources=["customers"], docs=docs)
-    return docs
+    scratch = Warehouse.from_env(
+        environ={
+            "ELT_TARGET": "duckdb",
+            "ELT_DUCKDB_PATH": str(folder / "wh.duckdb"),
+            "ELT_DATA_DOCS_DIR": str(folder / "data_docs"),
+        }
+    )
+    loaded = load(scratch, data, sources=["customers"])
+    assert len(publish_data_docs(scratch, loaded.load_id).entries) == 1
+    return DataDocs.of(scratch)
 
 
 def test_a_raw_value_on_the_data_docs_is_not_shown_without_authentication(
     planted_docs: DataDocs, built: BuiltApi, tmp_path: Path
 ) -> None:
-    target = tmp_path / "target"
-    shutil.copytree(planted_docs.root, DataDocs.in_target(target).root)
-    settings = Settings(api_key=API_KEY, warehouse=built.warehouse, dbt_target_path=target)
+    warehouse = Warehouse.from_env(environ={**os.environ, **built.env, "ELT_DATA_DOCS_DIR": str(tmp_path / "docs")})
+    shutil.copytree(planted_docs.root, DataDocs.of(warehouse).root)
+    settings = ApiConfig(api_key=API_KEY, warehouse=warehouse, dbt_target_path=built.target_path)
     (entry,) = read_entries(planted_docs)
     with TestClient(create_app(settings)) as client:
         page = client.get(f"/gx-docs/{entry.page}", headers=KEY)
@@ -184,7 +193,7 @@ def test_a_session_works_in_every_worker_and_ends_with_the_key_or_its_lifetime(b
         assert other.get("/runs", headers=session(stale)).status_code == 401
         fresh = _signer_at(other, time.time()).sign("new").decode()
         assert other.get("/runs", headers=session(fresh)).status_code == 200
-    rotated = Settings(api_key=API_KEY + "-new", warehouse=built.warehouse, dbt_target_path=built.target_path)
+    rotated = ApiConfig(api_key=API_KEY + "-new", warehouse=built.warehouse, dbt_target_path=built.target_path)
     with TestClient(create_app(rotated)) as after_rotation:  # a new key ends every session of the old one
         assert after_rotation.get("/runs", headers=session(cookie)).status_code == 401
 

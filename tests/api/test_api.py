@@ -7,15 +7,17 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
+from core.data_docs import DataDocs
 from ingestion.contract import SOURCES
-from ingestion.data_docs import DataDocs, read_entries
-from orchestration.reports import REPORTS
+from ingestion.data_docs import read_entries
 from tests.api.conftest import KEY, BuiltApi
 from tests.dbt.conftest import rows
+from tests.reports_contract import REPORTS
 
 MODELS = 36
 DATA_TESTS = 258  # data tests and unit tests of the project
@@ -68,13 +70,13 @@ def test_every_route_but_health_and_the_openapi_docs_needs_the_key(client: TestC
 
 
 def test_the_api_refuses_to_start_without_a_key_unless_dev() -> None:
-    from api.settings import ConfigError, Settings
+    from api.config import ApiConfig, ConfigError
 
     with pytest.raises(ConfigError, match="ELT_API_KEY is not set"):
-        Settings.from_env(environ={})
-    dev = Settings.from_env(dev=True, environ={})
+        ApiConfig.from_env(environ={})
+    dev = ApiConfig.from_env(dev=True, environ={})
     assert dev.generated_key and len(dev.api_key) >= 32
-    assert Settings.from_env(environ={"ELT_API_KEY": "k"}).api_key == "k"
+    assert ApiConfig.from_env(environ={"ELT_API_KEY": "k"}).api_key == "k"
 
 
 # -------------------------------------------------------------------------------------- health, runs
@@ -94,7 +96,7 @@ def test_runs_list_detail_and_nodes(client: TestClient, expected: dict) -> None:
     assert (run["status"], run["command"], run["models_built"], run["tests_failed"]) == ("success", "run", MODELS, 0)
     assert run["rows_loaded"] == sum(f["rows"] for f in expected["files"].values())
     detail = get(client, f"/runs/{run['run_id']}")
-    assert set(detail["seconds_per_step"]) == {"generate", "load", "validate", "build", "export", "docs"}
+    assert set(detail["seconds_per_step"]) == {"generate", "load", "data_docs", "validate", "build", "export", "docs"}
     nodes = get(client, f"/runs/{run['run_id']}/nodes", page_size=500)
     assert nodes["total"] == len(nodes["items"]) == NODES_PER_BUILD
     models = get(client, f"/runs/{run['run_id']}/nodes", resource_type="model", status="success")
@@ -166,16 +168,40 @@ def test_tests_with_their_last_status(client: TestClient) -> None:
     get(client, "/tests", 422, status="bogus")
 
 
-def test_sources_with_loads_and_freshness(client: TestClient, expected: dict) -> None:
+def test_sources_with_loads_and_freshness(client: TestClient, built: BuiltApi, expected: dict) -> None:
+    """Loads come from audit.loads; freshness is dbt's (`dbt source freshness` after the build): every raw
+    table passes, its data dated by the load's start, the UTC time `_load_id` begins with."""
     sources = {s["unique_id"]: s for s in get(client, "/sources")["items"]}
+    load_ids = rows(built.warehouse, "select distinct _load_id as load_id from raw.sales")
+    assert len(load_ids) == 1
+    load_id = load_ids[0]["load_id"]
+    started = datetime.strptime(load_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)  # 20261125T012233
     for file, info in expected["files"].items():
         raw = sources[f"source.retail_elt.raw.{info['table']}"]
         assert raw["definition"]["relation_name"] and raw["definition"]["columns"], file
         applied = raw["applied"]
         assert applied["last_successful_load"]["rows"] == info["rows"] and applied["last_load"]["status"] == "loaded"
         assert applied["last_successful_load"]["sha256"] == info["sha256"]
-        assert applied["freshness"]["status"] == "fresh" and applied["freshness"]["age_seconds"] >= 0
-    assert sources["source.retail_elt.audit.runs"]["applied"]["freshness"]["status"] == "not_tracked"
+        assert applied["last_successful_load"]["load_id"] == load_id
+        freshness = applied["freshness"]
+        assert freshness["status"] == "pass", (file, freshness)
+        loaded_at = datetime.fromisoformat(freshness["max_loaded_at"])
+        assert loaded_at.replace(microsecond=0) == started, (file, freshness["max_loaded_at"], load_id)
+        checked = datetime.fromisoformat(freshness["snapshotted_at"])
+        assert checked > loaded_at and freshness["age_seconds"] == pytest.approx((checked - loaded_at).total_seconds())
+        assert (freshness["warn_after_seconds"], freshness["error_after_seconds"]) == (36 * 3600, 72 * 3600)
+        assert freshness["message"] is None
+    audit = sources["source.retail_elt.audit.runs"]["applied"]
+    assert audit["freshness"] == {
+        "status": "not_tracked",
+        "max_loaded_at": None,
+        "snapshotted_at": None,
+        "age_seconds": None,
+        "warn_after_seconds": None,
+        "error_after_seconds": None,
+        "message": None,
+    }
+    assert audit["last_load"] is None and audit["last_successful_load"] is None
 
 
 # ------------------------------------------------------------------------------------------ reports
@@ -319,12 +345,10 @@ def test_rejected_records_filter_by_source_and_reason(client: TestClient, expect
 
 
 def test_artifacts_are_the_files_dbt_wrote(client: TestClient, built: BuiltApi) -> None:
-    for name in ("manifest", "run_results", "catalog"):
+    for name in ("manifest", "run_results", "catalog", "sources"):  # sources: `dbt source freshness` after the build
         response = client.get(f"/artifacts/{name}", headers=KEY)
         assert response.status_code == 200, name
         assert response.content == (built.target_path / f"{name}.json").read_bytes()
-    missing = client.get("/artifacts/sources", headers=KEY)  # written by `dbt source freshness` only
-    assert missing.status_code == 404 and "dbt source freshness" in missing.json()["detail"]
     unknown = client.get("/artifacts/graph", headers=KEY)
     assert unknown.status_code == 404 and "artifacts are manifest, run_results, catalog, sources" in unknown.text
 
@@ -359,7 +383,8 @@ def test_path_traversal_in_artifact_and_docs_routes_is_refused(client: TestClien
 
 
 def test_data_contract_docs_are_served(client: TestClient, built: BuiltApi) -> None:
-    docs = DataDocs.in_target(built.target_path)
+    docs = DataDocs.of(built.warehouse)  # a folder of its own, outside dbt's target folder
+    assert not docs.root.is_relative_to(built.target_path.parent)
     entries = read_entries(docs)  # the one `elt run`: five files validated, all passed
     assert [(e.file, e.status) for e in entries] == [(s.file, "passed") for s in SOURCES]
     index = client.get("/gx-docs/", headers=KEY)  # a browser opens it with a login session (test_access.py)

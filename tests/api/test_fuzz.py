@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import operator
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
+from tests.api.comparisons import COMPARE
 from tests.api.conftest import KEY
 
 FUZZ = settings(
@@ -102,14 +102,6 @@ GRAMMAR = {
         re.ASCII,
     ),
     "text": re.compile(r"[^\x00]*", re.DOTALL),
-}
-COMPARE = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "lte": operator.le,
-    "gt": operator.gt,
-    "gte": operator.ge,
 }
 SMALL_REPORT = 500  # reports with at most this many rows are read whole, to check what a filter selects
 

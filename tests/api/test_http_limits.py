@@ -23,13 +23,13 @@ import httpx
 import pytest
 
 from tests.api.conftest import KEY, BuiltApi
-from tests.api.live import LiveServer, live_server
+from tests.api.live import SOCKET_TIMEOUT, LiveServer, connect, head, live_server
 from tests.conftest import PerTarget
 
 REQUEST_TIMEOUT = "2"  # seconds a client has for a whole request on the module's servers
 KEEP_ALIVE_TIMEOUT = "1"  # seconds an idle connection is kept on the module's servers
 LIMITS = ("--request-timeout", REQUEST_TIMEOUT, "--keep-alive-timeout", KEEP_ALIVE_TIMEOUT)
-GENEROUS = 120.0  # seconds: the longest any single wait may take, however slow the machine
+GENEROUS = SOCKET_TIMEOUT  # seconds: the longest any single wait may take, however slow the machine
 MB = 1024 * 1024
 
 
@@ -41,20 +41,14 @@ def servers(built_apis: PerTarget[BuiltApi]) -> Iterator[PerTarget[LiveServer]]:
         with live_server(built_apis.get(target), *LIMITS) as server:
             yield server
 
-    started = PerTarget(start)
-    yield started
-    started.close()
+    with PerTarget(start) as started:
+        yield started
 
 
 @pytest.fixture
 def duckdb_server(servers: PerTarget[LiveServer]) -> LiveServer:
     """The module's server over the DuckDB warehouse."""
     return servers.get("duckdb")
-
-
-def connect(server: LiveServer) -> socket.socket:
-    """A TCP connection to the server, its reads bounded by GENEROUS."""
-    return socket.create_connection(("127.0.0.1", server.port), timeout=GENEROUS)
 
 
 def read_until_closed(sock: socket.socket, timeout: float = GENEROUS) -> tuple[bytes, bool]:
@@ -86,12 +80,6 @@ def send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread
-
-
-def head(path: str, *headers: str) -> bytes:
-    """A GET request head for `path` with the test key and `headers` ("Name: value"), keep-alive."""
-    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", f"X-API-Key: {KEY['X-API-Key']}", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def status_of(response: bytes) -> int | None:

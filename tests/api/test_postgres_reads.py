@@ -25,19 +25,18 @@ import httpx
 import psycopg2
 import pytest
 
-from ingestion.errors import CONNECTION_LOST
-from ingestion.warehouse import Warehouse
+from core.errors import CONNECTION_LOST
+from core.warehouse import Warehouse
 from orchestration.publish import prepare_build, publish
-from orchestration.reports import REPORTS
 from orchestration.run_audit import RunRecord, start_run
 from tests.api.conftest import KEY, BuiltApi
 from tests.api.live import LiveServer, live_server
-from tests.conftest import _admin_connect, _drop_database
+from tests.conftest import _drop_database, copy_database
+from tests.reports_contract import AUDIT_VIEWS, REPORTS
 
 pytestmark = pytest.mark.postgres
 
-POOL_SIZE = 8  # api.settings.Settings.pool_size: requests holding a session at once
-AUDIT_VIEWS = {"dag_execution_summary", "data_quality_scorecard"}  # reports that are views over audit tables
+POOL_SIZE = 8  # api.settings.ApiConfig.pool_size: requests holding a session at once
 BENCH_SORT = {"customer_summary": ["revenue_usd DESC NULLS LAST, customer_key"]}  # bench/api.py's page, indexed too
 WAIT_S = 240.0  # overall bound on waiting for an event (sessions blocked, a template free); never reached
 
@@ -49,7 +48,7 @@ def private(built_apis, postgres_available: bool) -> Iterator[BuiltApi]:
         pytest.skip("Postgres server not reachable (set CI=true to make this a failure)")
     built = built_apis.get("postgres")
     name = f"elt_reads_{os.getpid()}_{secrets.token_hex(4)}"
-    _copy_database(built.env["PGDATABASE"], name)
+    copy_database(built.env["PGDATABASE"], name)
     env = {**built.env, "PGDATABASE": name}
     try:
         yield BuiltApi(Warehouse.from_env(environ={**os.environ, **env}), built.target_path, env)
@@ -180,7 +179,7 @@ def test_each_report_table_has_an_index_on_its_key_and_fresh_statistics(built_ap
             found = {name: (tuples, indexes) for name, tuples, indexes in cur.fetchall()}
     finally:
         conn.close()
-    assert set(found) == set(REPORTS) - AUDIT_VIEWS
+    assert set(found) == set(REPORTS) - set(AUDIT_VIEWS)
     for name, (tuples, indexes) in found.items():
         assert tuples == _count(built, f"reports.{name}"), name  # analysed when built: the exact row count
         keys = {re.sub(r".* USING btree \((.*)\)$", r"\1", index or "") for index in indexes}
@@ -188,25 +187,6 @@ def test_each_report_table_has_an_index_on_its_key_and_fresh_statistics(built_ap
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def _copy_database(template: str, name: str) -> None:
-    """Create database `name` from `template`, waiting while sessions of earlier tests on it end."""
-    conn = _admin_connect()
-    conn.autocommit = True
-    deadline = time.monotonic() + WAIT_S
-    try:
-        while True:
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f'create database "{name}" template "{template}"')
-                return
-            except psycopg2.errors.ObjectInUse:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-    finally:
-        conn.close()
 
 
 def _connect(built: BuiltApi) -> Any:

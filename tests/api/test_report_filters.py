@@ -15,7 +15,6 @@ import csv
 import io
 import math
 import operator
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Context, Decimal
@@ -26,21 +25,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.reports import REPORTS
+from tests.api.comparisons import COMPARE
 from tests.api.conftest import KEY, BuiltApi
 from tests.dbt.conftest import rows
+from tests.reports_contract import REPORTS
 
 PROPERTY = settings(
     max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
-COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "lte": operator.le,
-    "gt": operator.gt,
-    "gte": operator.ge,
-}
 # Reports small enough to read whole for every example; between them they have a column of every kind.
 SMALL = (
     "store_performance",
@@ -114,6 +106,17 @@ def read_reports(built: BuiltApi) -> dict[str, Report]:
         ]
         reports[name] = Report(name, columns, rows(built.warehouse, f"select * from reports.{name}"))
     return reports
+
+
+@pytest.fixture
+def reports(built: BuiltApi) -> dict[str, Report]:
+    """The SMALL reports of `built`, by name, read straight from its warehouse."""
+    return read_reports(built)
+
+
+def columns_of_kind(reports: dict[str, Report], kind: str) -> list[Column]:
+    """Every column of `kind` (see Column.kind) across `reports`."""
+    return [c for r in reports.values() for c in r.columns if c.kind == kind]
 
 
 def filtered(client: TestClient, report: str, text: str) -> tuple[Any, Any]:
@@ -256,11 +259,9 @@ def _timestamp_text(utc: datetime, offset: str, separator: str) -> tuple[str, da
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_value_the_column_holds_selects_what_the_same_comparison_selects(
-    client: TestClient, built: BuiltApi, kind: str
+    client: TestClient, reports: dict[str, Report], kind: str
 ) -> None:
-    reports = read_reports(built)
-    columns = [c for r in reports.values() for c in r.columns if c.kind == kind]
-    columns = [c for c in columns if any(row[c.name] is not None for row in reports[c.report].rows)]
+    columns = [c for c in columns_of_kind(reports, kind) if any(r[c.name] is not None for r in reports[c.report].rows)]
     assert columns, kind
     ops = ["eq", "ne", "contains"] if kind == "text" else list(COMPARE)  # text order is the server's collation
 
@@ -338,10 +339,9 @@ def refused_values(column: Column) -> st.SearchStrategy[str]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_value_the_column_cannot_hold_is_422_on_the_page_and_the_csv(
-    client: TestClient, built: BuiltApi, kind: str
+    client: TestClient, reports: dict[str, Report], kind: str
 ) -> None:
-    reports = read_reports(built)
-    columns = [c for r in reports.values() for c in r.columns if c.kind == kind]
+    columns = columns_of_kind(reports, kind)
     ops = ["eq", "contains"] if kind == "text" else list(COMPARE)
 
     @PROPERTY
@@ -432,11 +432,11 @@ def test_a_timestamp_with_an_offset_selects_what_the_same_instant_in_utc_selects
     assert total(f"started_at:lt:{utc.date().isoformat()}") == 0
 
 
-def test_the_catalog_types_the_filters_rely_on(built: BuiltApi) -> None:
+def test_the_catalog_types_the_filters_rely_on(built: BuiltApi, reports: dict[str, Report]) -> None:
     # Pinned: if a report's types change, the grammar a client meets changes with them (see report_query.py).
     found = {
         (c.report, c.name): (c.data_type, c.precision, c.scale)
-        for r in read_reports(built).values()
+        for r in reports.values()
         for c in r.columns
         if c.name in ("revenue_usd", "revenue_per_m2", "score", "started_at", "z_score", "models_built")
     }

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.config import ApiConfig
 from api.main import create_app
-from api.settings import Settings
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.api.conftest import API_KEY, KEY, BuiltApi
 from tests.dbt.conftest import elt
 
@@ -37,7 +37,7 @@ def test_post_runs_builds_in_the_background_one_at_a_time(
     wh_env: dict[str, str], warehouse: Warehouse, sample_dir: Path, tmp_path: Path
 ) -> None:
     elt("load", "--data-dir", str(sample_dir), env=wh_env)  # raw only: the build below makes every model
-    settings = Settings(api_key=API_KEY, warehouse=warehouse, dbt_target_path=tmp_path / "target" / warehouse.target)
+    settings = ApiConfig(api_key=API_KEY, warehouse=warehouse, dbt_target_path=tmp_path / "target" / warehouse.target)
     with TestClient(create_app(settings)) as client:
         assert client.post("/runs", headers=KEY, json={"select": ["--vars"]}).status_code == 422
         assert client.post("/runs", headers=KEY, json={"select": ["a b"]}).status_code == 422
@@ -107,7 +107,7 @@ def test_duckdb_requests_wait_out_a_writer_with_503(built_apis) -> None:
 
 @pytest.mark.parametrize("target", ["duckdb"])
 def test_a_failed_background_build_shows_as_failed(warehouse: Warehouse, tmp_path: Path) -> None:
-    settings = Settings(api_key=API_KEY, warehouse=warehouse, dbt_target_path=tmp_path / "target" / "duckdb")
+    settings = ApiConfig(api_key=API_KEY, warehouse=warehouse, dbt_target_path=tmp_path / "target" / "duckdb")
     with TestClient(create_app(settings)) as client:  # nothing loaded: every staging model fails
         started = client.post("/runs", headers=KEY, json={"select": ["stg_stores"]})
         assert started.status_code == 202
@@ -119,7 +119,7 @@ def test_a_failed_background_build_shows_as_failed(warehouse: Warehouse, tmp_pat
 def test_health_and_reads_are_503_when_the_warehouse_is_unreachable(tmp_path: Path) -> None:
     env = {"ELT_API_KEY": API_KEY, "PGPORT": "1", "ELT_DUCKDB_PATH": str(tmp_path / "missing" / "wh.duckdb")}
     for target in ("postgres", "duckdb"):
-        with TestClient(create_app(Settings.from_env(target, environ=env))) as client:
+        with TestClient(create_app(ApiConfig.from_env(target, environ=env))) as client:
             health = client.get("/health")
             assert health.status_code == 503 and health.json()["status"] == "unreachable", target
             runs = client.get("/runs", headers=KEY)
@@ -135,7 +135,7 @@ def _free_port() -> int:
 def test_elt_serve_refuses_without_a_key_and_serves_with_dev(built: BuiltApi) -> None:
     env = {k: v for k, v in {**os.environ, **built.env}.items() if k != "ELT_API_KEY"}
     refused = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "elt.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
     )
     assert refused.returncode == 2
     assert refused.stderr.strip() == "error: ELT_API_KEY is not set: set it, or start with --dev for a random key"
@@ -143,7 +143,7 @@ def test_elt_serve_refuses_without_a_key_and_serves_with_dev(built: BuiltApi) ->
     port = _free_port()
     workers = "2" if built.warehouse.target == "postgres" else "1"  # both ways of serving, one per target
     server = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "serve", "--dev", "--port", str(port), "--workers", workers],
+        [sys.executable, "-m", "elt.cli", "serve", "--dev", "--port", str(port), "--workers", workers],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

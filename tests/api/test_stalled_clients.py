@@ -27,21 +27,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.config import ApiConfig
 from api.db import DuckDBReadHandle
-from api.settings import Settings
-from ingestion.errors import WarehouseBusy
-from ingestion.warehouse import ReaderLock, Warehouse
+from core.errors import WarehouseBusy
+from core.warehouse import ReaderLock, Warehouse
 from tests.api.conftest import API_KEY, KEY, BuiltApi
-from tests.api.live import LiveServer, live_server
+from tests.api.live import LiveServer, connect, head, live_server
 from tests.conftest import PerTarget
 
 REPORT = "order_status"  # the largest report of the session's sample: about 1.7 MB of CSV
 CSV_PATH = f"/reports/{REPORT}.csv"
 # More clients than every Postgres connection the server may open (pool_size for route handlers, as many again
 # for the rest); on DuckDB one stalled client was enough to hold the reader slot for good.
-CLIENTS = 2 * Settings.pool_size + 1
+CLIENTS = 2 * ApiConfig.pool_size + 1
 PARALLEL_DOWNLOADS = 30
-ETHERNET_MSS = 1460  # bytes of TCP payload per segment on a 1500-byte MTU link
 TIMEOUT = 600  # overall bound on any one wait (seconds): generous, the events come much sooner
 REFUSAL_TIMEOUT = 120  # bound on a refusal that must come while a request is in flight (it comes in ms)
 
@@ -66,15 +65,7 @@ def test_stalled_and_vanished_csv_clients_hold_no_reader_slot(
         stalled = [start_download(server) for _ in range(CLIENTS)]  # read as much, then stop reading
 
         if duckdb:  # a writer asks for the file while the clients above neither read nor hang up
-            env = {**os.environ, **built.env, "ELT_API_KEY": API_KEY}
-            load = subprocess.run(
-                [sys.executable, "-m", "orchestration.cli", "load", "--data-dir", str(sample_dir)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT,
-            )
-            assert load.returncode == 0, f"elt load failed:\n{load.stdout}{load.stderr}\nserver:\n{server.log()}"
+            load_beside(server, built, sample_dir)
         # Postgres readers never hold off a writer (MVCC): what a client could hold there is a pool connection.
 
         page = http.get(f"/reports/{REPORT}", params={"page_size": 1})
@@ -106,28 +97,16 @@ def test_clients_that_pipeline_requests_and_never_read_hold_no_reader_slot(
     with live_server(built) as server, httpx.Client(base_url=server.url, headers=KEY, timeout=TIMEOUT) as http:
         one = http.get(PIPELINED_PATH)
         assert one.status_code == 200, one.text[:300]
-        request = f"GET {PIPELINED_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEY}\r\n\r\n".encode()
         stalled = []
-        for _ in range(Settings.pool_size + 1):  # more clients than requests may hold a connection at once
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, ETHERNET_MSS)
-            sock.connect(("127.0.0.1", server.port))
-            sock.sendall(request * PIPELINED)
+        for _ in range(ApiConfig.pool_size + 1):  # more clients than requests may hold a connection at once
+            sock = connect(server, receive_buffer=4096, timeout=TIMEOUT)
+            sock.sendall(head(PIPELINED_PATH) * PIPELINED)
             stalled.append(sock)
 
         runs = http.get("/runs")  # answered while every stalled client still has answers waiting
         assert runs.status_code == 200, runs.text[:300]
         if duckdb:
-            env = {**os.environ, **built.env, "ELT_API_KEY": API_KEY}
-            load = subprocess.run(
-                [sys.executable, "-m", "orchestration.cli", "load", "--data-dir", str(sample_dir)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT,
-            )
-            assert load.returncode == 0, f"elt load failed:\n{load.stdout}{load.stderr}\nserver:\n{server.log()}"
+            load_beside(server, built, sample_dir)
         again = http.get(PIPELINED_PATH)
         assert again.status_code == 200 and again.json() == one.json()
 
@@ -230,17 +209,10 @@ class Download:
 
 
 def start_download(server: LiveServer, receive_buffer: int = 4096) -> Download:
-    """GET the CSV with the key on a socket with a small receive buffer; read the headers and some body.
-
-    The segment size is an Ethernet link's, as over a real network: with loopback's 64 KiB segments the
-    kernel would size the server's send buffer for megabytes, and take in the whole response at once.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connect: a small window
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, ETHERNET_MSS)
-    sock.settimeout(TIMEOUT)
-    sock.connect(("127.0.0.1", server.port))
-    sock.sendall(f"GET {CSV_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEY}\r\n\r\n".encode())
+    """GET the CSV with the key on a socket with a small receive window (`receive_buffer` bytes, Ethernet-sized
+    segments: see tests.api.live.connect); read the headers and some body."""
+    sock = connect(server, receive_buffer=receive_buffer, timeout=TIMEOUT)
+    sock.sendall(head(CSV_PATH))
     data = b""
     while b"\r\n\r\n" not in data or data.endswith(b"\r\n\r\n"):  # the headers and at least one body byte
         chunk = sock.recv(1024)
@@ -260,6 +232,19 @@ def bytes_out_of_server(server: LiveServer, download: Download) -> int:
     server_unacked, _ = queues[server.port, download.port]
     _, client_unread = queues[download.port, server.port]
     return download.received + client_unread + server_unacked
+
+
+def load_beside(server: LiveServer, built: BuiltApi, sample_dir: Path) -> None:
+    """`elt load` of sample_dir into `built`'s warehouse while `server` serves it, in a subprocess with the
+    server's environment; it must exit 0 within TIMEOUT seconds (AssertionError with both outputs if not)."""
+    load = subprocess.run(
+        [sys.executable, "-m", "elt.cli", "load", "--data-dir", str(sample_dir)],
+        env={**os.environ, **built.env, "ELT_API_KEY": API_KEY},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert load.returncode == 0, f"elt load failed:\n{load.stdout}{load.stderr}\nserver:\n{server.log()}"
 
 
 def private_duckdb_copy(built: BuiltApi, folder: Path) -> BuiltApi:

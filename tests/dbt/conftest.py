@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from orchestration.dbt import DbtOutcome, build
 from tests.conftest import PerTarget, warehouse_env
 
@@ -53,7 +53,7 @@ def build_ok(warehouse: Warehouse, full_refresh: bool = False) -> DbtOutcome:
 def elt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the `elt` command line in a subprocess, as a user would; it must exit 0."""
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
+        [sys.executable, "-m", "elt.cli", *args],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -85,9 +85,8 @@ def target_available(postgres_available: bool):
 def built_samples(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget[Warehouse]]:
     """Factory of warehouses holding the generated sample, built once per target per session."""
     workdir = tmp_path_factory.mktemp("built-samples")
-    samples = PerTarget(lambda target: loaded_and_built(target, sample_dir, workdir / target))
-    yield samples
-    samples.close()
+    with PerTarget(lambda target: loaded_and_built(target, sample_dir, workdir / target)) as samples:
+        yield samples
 
 
 @pytest.fixture(params=TARGETS)

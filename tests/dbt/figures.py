@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from core.warehouse import Connection
 from ingestion.contract import SOURCES
-from ingestion.warehouse import Connection
 
 _CLEAN_MODEL = {
     "customers": "marts.dim_customers",

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.warehouse import Connection, Warehouse
 from ingestion.contract import SOURCES_BY_NAME
-from ingestion.warehouse import Connection, Warehouse
 from tests.dbt.figures import sales_figures, source_figures
 
-ELT = [sys.executable, "-m", "orchestration.cli"]
+ELT = [sys.executable, "-m", "elt.cli"]
 RUN_TIMEOUT = 900  # seconds: only stops a hung run (a run takes 20-60 s here)
 
 # The status columns of docs/cleaning-rules.md section 4, with the model holding each.

@@ -200,7 +200,8 @@ def repair_mojibake(text: str) -> str:
 
 
 def email_status(text: str | None, rules: Rules = Rules()) -> str:
-    """`valid`, `invalid` or `missing` of an Email cell (repaired, lower-cased, then the SPEC 7 rule)."""
+    """`valid`, `invalid` or `missing` of an Email cell (repaired, lower-cased, then the email rule of
+    docs/cleaning-rules.md)."""
     value = cell(text, rules)
     if value is None:
         return "missing"

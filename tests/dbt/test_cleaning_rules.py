@@ -1,4 +1,4 @@
-"""Each SPEC 7 cleaning rule on a tiny hand-written set of files, built on both targets.
+"""Each cleaning rule (docs/cleaning-rules.md) on a tiny hand-written set of files, built on both targets.
 
 The five files below are small enough to read: every line exists for one rule, and the tests name the
 line they look at. The build must succeed (all dbt tests pass) on input this messy.
@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.dbt.conftest import TARGETS, loaded_and_built, rows
 
 

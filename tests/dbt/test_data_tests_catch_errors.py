@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from orchestration.dbt import run_dbt
 from tests.dbt.conftest import TARGETS, loaded_and_built
 from tests.dbt.test_cleaning_rules import FILES

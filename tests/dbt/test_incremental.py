@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.warehouse import Warehouse
 from ingestion.loader import load
-from ingestion.warehouse import Warehouse
 from tests.dbt.conftest import TARGETS, build_ok, copy_sample, loaded_and_built, rows
 from tests.dbt.test_marts import mart_rows
 

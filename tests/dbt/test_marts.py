@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ingestion.warehouse import Warehouse
-from orchestration.dbt import target_path
+from core.dbt_project import target_path
+from core.warehouse import Warehouse
 from tests.dbt.conftest import build_ok, rows
 from tests.dbt.figures import expected_figures, warehouse_figures
 
@@ -125,7 +125,7 @@ def test_project_hygiene_layers_and_names(built_samples) -> None:
     models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     layer_of = {uid: n["fqn"][1] for uid, n in models.items()}
     prefixes = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("dim_", "fct_"), "reports": ("",)}
-    named_in_spec = {"customer_features", "rejected_records"}  # SPEC section 7 names these marts
+    named_in_spec = {"customer_features", "rejected_records"}  # docs/dbt-project.md names these marts
     allowed_parents = {
         "staging": {"source"},
         "intermediate": {"staging", "intermediate"},

@@ -21,8 +21,8 @@ from subprocess import CompletedProcess
 
 import pytest
 
+from core.warehouse import Warehouse
 from ingestion.generator import generate
-from ingestion.warehouse import Warehouse
 from tests.conftest import warehouse_env
 from tests.dbt.conftest import TARGETS, copy_sample
 from tests.dbt.figures import expected_figures, sales_figures, source_figures

@@ -29,14 +29,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
-from ingestion.warehouse import Warehouse
-from tests.conftest import _admin_connect, _drop_database, warehouse_env
+from tests.conftest import _drop_database, copy_database, warehouse_env
 from tests.dbt.conftest import TARGETS
 from tests.dbt.messy import (
     CsvEdit,
@@ -182,7 +181,7 @@ class State:
         if self.target == "duckdb":
             shutil.copyfile(self.env["ELT_DUCKDB_PATH"], self._copy)
         else:
-            _copy_database(self.env["PGDATABASE"], self._copy)
+            copy_database(self.env["PGDATABASE"], self._copy)
 
     def restore(self) -> None:
         if self.target == "duckdb":
@@ -190,7 +189,7 @@ class State:
             shutil.copyfile(self._copy, self.env["ELT_DUCKDB_PATH"])
         else:
             _drop_database(self.env["PGDATABASE"])
-            _copy_database(self._copy, self.env["PGDATABASE"])
+            copy_database(self._copy, self.env["PGDATABASE"])
         # fct_sales is incremental and keeps lines missing from a later file (a file may be a delta), so a
         # planted key would leave the old line beside the oracle's figures of the planted file alone.
         # Emptied, the example's build starts from the planted file only.
@@ -203,24 +202,6 @@ class State:
     def drop_copy(self) -> None:
         if self.target == "postgres":
             _drop_database(self._copy)
-
-
-def _copy_database(template: str, name: str) -> None:
-    """A new Postgres database `name` copied from `template` (retried while the last sessions close)."""
-    conn = _admin_connect()
-    conn.autocommit = True
-    try:
-        for attempt in range(40):
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f'create database "{name}" template "{template}"')
-                return
-            except psycopg2.errors.ObjectInUse:
-                if attempt == 39:
-                    raise
-                time.sleep(0.5)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module", params=TARGETS)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.warehouse import Warehouse
 from ingestion.generator import ORPHANS
-from ingestion.warehouse import Warehouse
 from tests.dbt.conftest import TARGETS, elt, loaded_and_built, rows
 from tests.dbt.figures import expected_figures, warehouse_figures
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import yaml
 
+from core.dbt_project import PROJECT_DIR, target_path
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
 from ingestion.loader import load
-from ingestion.warehouse import Warehouse
-from orchestration.dbt import PROJECT_DIR, run_dbt, target_path
+from orchestration.dbt import run_dbt
 
 
 def test_dbt_debug_connects_with_the_projects_own_profile(warehouse: Warehouse) -> None:

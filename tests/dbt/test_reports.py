@@ -1,18 +1,33 @@
-"""The nine reports on generated data: built, non-empty, reconciled with the marts and expected.json."""
+"""The nine reports on generated data: built, non-empty, reconciled with the marts and expected.json; the
+manifest lists exactly the pinned reports (tests/reports_contract.py), and a new report is SQL + YAML alone."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import json
+import os
+import secrets
+import shutil
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from ingestion.warehouse import Warehouse
-from orchestration.reports import REPORTS
+from api.config import ApiConfig
+from api.main import create_app
+from core.dbt_project import manifest_path, marts, read_manifest, reports
+from core.errors import WarehouseError
+from core.warehouse import Warehouse
+from tests.api.conftest import API_KEY, KEY
+from tests.conftest import _drop_database, copy_database
 from tests.dbt.conftest import TARGETS, elt, loaded_and_built, rows
 from tests.dbt.test_marts import same_value
+from tests.orchestration.wap_support import project_copy
+from tests.reports_contract import MARTS, REPORTS
 
 REVENUE_COLUMNS = {
     "customer_summary": "revenue_usd",
@@ -162,3 +177,96 @@ def test_anomaly_detection_finds_exactly_the_planted_outliers(planted: tuple[War
     # ... and every other line the report lists is one the generator also computes as |z| >= 3.
     assert len(lines) == expected["anomalies"]["order_lines"]
     assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == expected["anomalies"]["order_lines_sha256"]
+
+
+# --------------------------------------------------------------------------- the list of reports: the manifest's
+
+
+NEW_REPORT = "top_stores"
+NEW_REPORT_SQL = """-- A report added by a test: the stores ranked first to third by revenue.
+select store_key, country, revenue_usd, revenue_rank
+from {{ ref('store_performance') }}
+where revenue_rank <= 3
+"""
+NEW_REPORT_YAML = """version: 2
+
+models:
+  - name: top_stores
+    config: {meta: {key: [store_key]}}
+    description: The three stores with the most revenue.
+"""
+
+
+def test_the_manifest_lists_the_pinned_reports_and_marts(sample_warehouse: Warehouse) -> None:
+    # The manifest the sample's `elt build` published (the artifacts folder of this process's settings).
+    manifest = read_manifest(manifest_path(Warehouse.from_env(sample_warehouse.target)))
+    assert reports(manifest) == REPORTS
+    assert list(reports(manifest)) == list(REPORTS)  # by name: the order of the API's list and of `elt export`
+    assert marts(manifest) == MARTS
+    # A report whose YAML gives no key is refused by name (dbt refuses to build it too: macros/report_post_hook.sql).
+    node = manifest["nodes"]["model.retail_elt.order_status"]
+    node["config"]["meta"], node["meta"] = {}, {}
+    with pytest.raises(WarehouseError, match="report order_status has no key"):
+        reports(manifest)
+
+
+@contextlib.contextmanager
+def private_copy(warehouse: Warehouse, folder: Path) -> Iterator[dict[str, str]]:
+    """The environment of a copy of `warehouse` that a test may build in: the DuckDB file copied, or a Postgres
+    database made from it as a template (dropped afterwards)."""
+    env = {"ELT_TARGET": warehouse.target, "ELT_DUCKDB_PATH": str(folder / "warehouse.duckdb")}
+    if warehouse.target == "duckdb":
+        shutil.copyfile(warehouse.duckdb_path, env["ELT_DUCKDB_PATH"])
+        yield env
+        return
+    name = f"elt_new_report_{os.getpid()}_{secrets.token_hex(4)}"
+    copy_database(warehouse.postgres.dbname, name)
+    try:
+        yield {**env, "PGDATABASE": name}
+    finally:
+        _drop_database(name)
+
+
+def test_a_new_report_is_sql_and_yaml_alone(sample_warehouse: Warehouse, tmp_path: Path) -> None:
+    project = project_copy(tmp_path / "project")
+    (project / "models" / "reports" / f"{NEW_REPORT}.sql").write_text(NEW_REPORT_SQL, encoding="utf-8")
+    (project / "models" / "reports" / f"_{NEW_REPORT}.yml").write_text(NEW_REPORT_YAML, encoding="utf-8")
+    with private_copy(sample_warehouse, tmp_path) as copied:
+        env = {**copied, "ELT_DBT_PROJECT_DIR": str(project), "ELT_DBT_TARGET_ROOT": str(tmp_path / "target")}
+        warehouse = Warehouse.from_env(environ={**os.environ, **env})
+        # dbt parses the copy, builds the new model (in the build schemas) and publishes it with its manifest.
+        elt("build", "--select", NEW_REPORT, env=env)
+        assert reports(read_manifest(manifest_path(warehouse))) == {**REPORTS, NEW_REPORT: ("store_key",)}
+        ranked = "select store_key from reports.store_performance where revenue_rank <= 3 order by store_key"
+        top = [r["store_key"] for r in rows(warehouse, ranked)]
+        assert len(top) == 3
+
+        # `elt export` writes it with the others, in its key's order.
+        elt("export", "--out", str(tmp_path / "csv"), env=env)
+        assert sorted(p.stem for p in (tmp_path / "csv").glob("*.csv")) == sorted([*REPORTS, NEW_REPORT])
+        with (tmp_path / "csv" / f"{NEW_REPORT}.csv").open(newline="", encoding="utf-8") as fh:
+            exported = list(csv.DictReader(fh))
+        assert [int(r["store_key"]) for r in exported] == top
+        assert list(exported[0]) == ["store_key", "country", "revenue_usd", "revenue_rank"]
+
+        # The API lists and serves it (its manifest is the published one).
+        settings = ApiConfig(api_key=API_KEY, warehouse=warehouse, dbt_target_path=manifest_path(warehouse).parent)
+        with TestClient(create_app(settings)) as client:
+            listed = client.get("/reports", headers=KEY).json()
+            assert [r["name"] for r in listed["items"]] == sorted([*REPORTS, NEW_REPORT])
+            info = next(r for r in listed["items"] if r["name"] == NEW_REPORT)
+            assert (info["key"], info["rows"], info["description"]) == (
+                ["store_key"],
+                3,
+                "The three stores with the most revenue.",
+            )
+            page = client.get(f"/reports/{NEW_REPORT}", headers=KEY).json()
+            assert [r["store_key"] for r in page["items"]] == top
+
+        # Postgres: the post-hook indexed its key, read from its YAML alone.
+        if warehouse.target == "postgres":
+            found = rows(
+                warehouse,
+                f"select indexdef from pg_indexes where schemaname = 'reports' and tablename = '{NEW_REPORT}'",
+            )
+            assert [r["indexdef"].split(" USING ")[1] for r in found] == ["btree (store_key)"]

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
+from api.config import ApiConfig
 from api.main import create_app
-from api.settings import Settings
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.docker.conftest import (
     AIRFLOW_SERVICES,
     COMPOSE_FILE,
@@ -62,7 +62,7 @@ def test_postgres_and_the_api_have_health_checks_that_ask_the_right_thing(compos
     api = services["api"]["healthcheck"]["test"]
     assert api[:2] == ["CMD", "python"] and "http://127.0.0.1:8000/health" in api[-1]
     warehouse = Warehouse.from_env("duckdb", environ={})
-    app = create_app(Settings(api_key="k", warehouse=warehouse, dbt_target_path=ROOT / "missing"))
+    app = create_app(ApiConfig(api_key="k", warehouse=warehouse, dbt_target_path=ROOT / "missing"))
     assert "/health" in {route.path for route in app.routes}  # the route the check calls exists
     assert services["api"]["command"][-4:] == ["--port", "8000", "--workers", "2"]
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"):

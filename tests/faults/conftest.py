@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
-from ingestion.warehouse import Warehouse
-from tests.conftest import _admin_connect, _drop_database
+from core.warehouse import Warehouse
+from tests.conftest import _admin_connect, _drop_database, copy_database
 from tests.dbt.figures import warehouse_figures
 
-ELT = [sys.executable, "-m", "orchestration.cli"]
+ELT = [sys.executable, "-m", "elt.cli"]
 RUN_TIMEOUT = 900  # seconds; a run takes 15-60 s here, so this only stops a hung test
 
 
@@ -208,7 +207,8 @@ class GoldenWarehouses:
             if target == "duckdb":
                 shutil.copyfile(self._env(target)["ELT_DUCKDB_PATH"], env["ELT_DUCKDB_PATH"])
             else:
-                env["PGDATABASE"] = _template_copy(self.database)
+                env["PGDATABASE"] = f"elt_faults_{os.getpid()}_{secrets.token_hex(4)}"
+                copy_database(self.database, env["PGDATABASE"])
         try:
             yield Built(env, Warehouse.from_env(environ={**os.environ, **env}), run_id, load_id)
         finally:
@@ -222,26 +222,6 @@ class GoldenWarehouses:
         with _flock(self.shared / "golden-postgres.lock"):
             self._ready("postgres").unlink(missing_ok=True)
             _drop_database(self.database)
-
-
-def _template_copy(template: str) -> str:
-    """A new database copied from `template` (which nobody may be connected to: retried for a while)."""
-    name = f"elt_faults_{os.getpid()}_{secrets.token_hex(4)}"
-    conn = _admin_connect()
-    conn.autocommit = True
-    try:
-        for attempt in range(20):
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f'create database "{name}" template "{template}"')
-                return name
-            except psycopg2.errors.ObjectInUse:  # the build's last sessions are still closing
-                if attempt == 19:
-                    raise
-                time.sleep(0.5)
-    finally:
-        conn.close()
-    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Every bad input of SPEC section 6 through `elt run`, on a warehouse that holds a good build: exit 2 with
+"""Every bad input of docs/loading.md through `elt run`, on a warehouse that holds a good build: exit 2 with
 the one-line error `elt load` gives, and nothing lost (raw, marts and the earlier run as they were)."""
 
 from __future__ import annotations

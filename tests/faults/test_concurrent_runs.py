@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
-from ingestion.warehouse import Warehouse
 from tests.conftest import warehouse_env
 from tests.dbt.conftest import rows
 from tests.dbt.figures import expected_figures

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.errors import NO_ROOM
+from core.errors import NO_ROOM
 from tests.dbt.conftest import rows
 from tests.dbt.figures import expected_figures
 from tests.faults.conftest import ELT, RUN_TIMEOUT, Built, assert_ok, error_line, figures, run_elt, without_load_ids

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.errors import CONNECTION_LOST
-from ingestion.warehouse import Warehouse
+from core.errors import CONNECTION_LOST
+from core.warehouse import Warehouse
 from tests.conftest import _postgres_required
 from tests.dbt.conftest import rows
 from tests.dbt.figures import expected_figures

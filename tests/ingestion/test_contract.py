@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import InputError
 from ingestion.contract import MAX_HEADER_BYTES, MAX_LINE_BYTES, SOURCES_BY_NAME, check_header, snake_case
 from ingestion.diagnose import MAX_FIELD_CHARS, LineLengthCheck, find_defect
-from ingestion.errors import InputError
 
 STORES = SOURCES_BY_NAME["stores"]
 HEADER = "StoreKey,Country,State,Square Meters,Open Date"

@@ -59,7 +59,7 @@ P = {name: i for i, name in enumerate(SOURCES_BY_NAME["products"].header)}
 
 
 # ---------------------------------------------------------------------------------------------------
-# Independent readers and cleaning rules (SPEC 7), written from the spec, not from the generator
+# Independent readers and cleaning rules (docs/cleaning-rules.md), written from the rules, not from the generator
 # ---------------------------------------------------------------------------------------------------
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and data rows of a CSV, read strictly with the csv module."""

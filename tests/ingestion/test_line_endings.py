@@ -20,14 +20,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import InputError
+from core.warehouse import Warehouse
+from elt.cli import main
 from ingestion import line_endings, loader
 from ingestion.contract import SOURCES_BY_NAME
 from ingestion.diagnose import lone_cr_error
-from ingestion.errors import InputError
 from ingestion.line_endings import CR, CRLF, LF, detect, normalise
 from ingestion.loader import load
-from ingestion.warehouse import Warehouse
-from orchestration.cli import main
 from tests.ingestion.test_loader import data_rows, query
 
 TERMINATORS = {LF: b"\n", CRLF: b"\r\n", CR: b"\r"}

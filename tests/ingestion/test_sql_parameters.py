@@ -1,6 +1,6 @@
 """`?` parameters on both warehouses: a `?` or `%` that is text (in a literal, a quoted name, a comment) stays text.
 
-DuckDB binds `?` itself; for psycopg2 ingestion.warehouse.format_placeholders turns each placeholder into `%s`
+DuckDB binds `?` itself; for psycopg2 core.warehouse.format_placeholders turns each placeholder into `%s`
 and doubles every other `%`. The same statements run on both targets through Connection and through the
 API's helpers (api.db), and give the same rows.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.db import fetch_dicts, stream_rows, where_equal
-from ingestion.warehouse import Connection, Warehouse, format_placeholders
+from core.warehouse import Connection, Warehouse, format_placeholders
 
 # Every kind of lexeme in which `?` and `%` are text, between three placeholders.
 TRICKY = r"""

@@ -15,6 +15,7 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "orchestration" / "dags"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 PIPELINE_TASKS = {
     "start",
+    "data_docs",
     "validate",
     "prepare",
     "publish",

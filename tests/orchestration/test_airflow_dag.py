@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from core.data_docs import DataDocs
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
 from ingestion.data_docs import read_entries
 from ingestion.expectations import SUITES
-from ingestion.warehouse import Warehouse
-from orchestration.dbt import data_docs, ensure_manifest
-from orchestration.reports import REPORTS
+from orchestration.dbt import ensure_manifest
 from tests.dbt.conftest import rows
 from tests.dbt.figures import expected_figures, warehouse_figures
 from tests.orchestration.airflow_support import (
@@ -26,6 +26,7 @@ from tests.orchestration.airflow_support import (
     dbt_shape,
     expected_task_ids,
 )
+from tests.reports_contract import REPORTS
 
 
 @pytest.mark.parametrize("mode", ["watcher", "local"])
@@ -45,11 +46,16 @@ def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
     assert shape.models and shape.tested_models and shape.multi_model_tests
     assert set(dag.task_dict) == expected_task_ids(shape, mode)
 
-    # The pipeline's order: start, the five loads in turn, validate, prepare, dbt, publish, export, docs, finish.
+    # The pipeline's order: start, the five loads in turn, data_docs, validate, prepare, dbt, publish, export,
+    # docs, finish. data_docs runs once the loads are done, passed or not (a refused file gets its page);
+    # validate needs the loads to have passed too.
     loads = [f"load.load_{s.name}" for s in SOURCES]
-    chain = ["start", *loads, "validate", "prepare"]
+    chain = ["start", *loads, "data_docs"]
     for before, after in zip(chain, chain[1:], strict=False):
         assert dag.task_dict[after].upstream_task_ids == {before}
+    assert dag.task_dict["data_docs"].trigger_rule == "all_done"
+    assert dag.task_dict["validate"].upstream_task_ids == {loads[-1], "data_docs"}
+    assert dag.task_dict["prepare"].upstream_task_ids == {"validate"}
     after_validate = {t for t, task in dag.task_dict.items() if "validate" in task.upstream_task_ids}
     assert after_validate == {"prepare", "publish"}  # publish reads when the build step started
     after_prepare = {t for t, task in dag.task_dict.items() if "prepare" in task.upstream_task_ids}
@@ -111,7 +117,7 @@ def test_dags_test_builds_the_marts_of_expected_json(target: str, dag_env: dict[
     assert run["rows_loaded"] == sum(f["rows"] for f in expected["files"].values())
     assert (run["models_built"], run["models_failed"]) == (len(shape.models), 0)
     assert (run["tests_passed"], run["tests_failed"]) == (shape.tests, 0)
-    steps = ("generate", "load", "validate", "build", "export", "docs")
+    steps = ("generate", "load", "data_docs", "validate", "build", "export", "docs")
     assert all(run[f"{step}_seconds"] is not None for step in steps)
     nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")
     assert nodes[0]["n"] == len(shape.models) + shape.tests
@@ -120,7 +126,7 @@ def test_dags_test_builds_the_marts_of_expected_json(target: str, dag_env: dict[
         assert [r["id"] for r in load_ids] == [run["load_id"]]
     checked = rows(warehouse, f"select count(*) as n from audit.validations where load_id = '{run['load_id']}'")
     assert checked[0]["n"] == sum(len(SUITES[source.name]) for source in SOURCES)
-    pages = [e for e in read_entries(data_docs(warehouse)) if e.load_id == run["load_id"]]  # one per load task
+    pages = [e for e in read_entries(DataDocs.of(warehouse)) if e.load_id == run["load_id"]]  # one per load task
     assert sorted((e.file, e.status) for e in pages) == sorted((source.file, "passed") for source in SOURCES)
     reports_dir = Path(dag_env["ELT_REPORTS_DIR"])
     for name in REPORTS:

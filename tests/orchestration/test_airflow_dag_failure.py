@@ -39,7 +39,7 @@ def test_a_failing_dbt_test_fails_the_run_before_publish(
         "ELT_DBT_TARGET_ROOT": str(tmp_path / "target"),
     }
     # The DAG renders the planted project's manifest; parse it first, so that parsing the DAG stays quick.
-    parse = "from orchestration.dbt import ensure_manifest; from ingestion.warehouse import Warehouse;"
+    parse = "from orchestration.dbt import ensure_manifest; from core.warehouse import Warehouse;"
     parse += " ensure_manifest(Warehouse.from_env())"
     subprocess.run([sys.executable, "-c", parse], env={**os.environ, **env}, check=True, capture_output=True)
     before = content(built.warehouse)

@@ -6,15 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.warehouse import Warehouse
+from elt.cli import main
 from ingestion.loader import load
-from ingestion.warehouse import Warehouse
-from orchestration.cli import main
 
 HEAVY = ("duckdb", "dbt", "psycopg2", "pandas", "great_expectations", "airflow", "fastapi")
 
 
 def test_cli_import_pulls_in_no_heavy_module() -> None:
-    code = f"import orchestration.cli, sys; print([m for m in {HEAVY!r} if m in sys.modules])"
+    code = f"import elt.cli, sys; print([m for m in {HEAVY!r} if m in sys.modules])"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
 

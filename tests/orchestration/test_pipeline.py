@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.warehouse import Warehouse
-from orchestration.dbt import target_path
-from orchestration.reports import REPORTS
+from core.dbt_project import target_path
+from core.warehouse import Warehouse
 from tests.conftest import warehouse_env
 from tests.dbt.conftest import rows
 from tests.orchestration.wap_support import PLANTED_TEST, project_with_failing_test
+from tests.reports_contract import REPORTS
 
 
 def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """The `elt` command line in a subprocess, whatever its exit code."""
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args], env={**os.environ, **env}, capture_output=True, text=True
+        [sys.executable, "-m", "elt.cli", *args], env={**os.environ, **env}, capture_output=True, text=True
     )
 
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.config import ApiConfig
 from api.main import create_app
-from api.settings import Settings
-from ingestion.warehouse import Warehouse
+from core.warehouse import Warehouse
 from orchestration.publish import (
     BUILD_SUFFIX,
     Relation,
@@ -35,7 +35,6 @@ from orchestration.publish import (
     references,
     retarget,
 )
-from orchestration.reports import REPORTS
 from tests.api.conftest import API_KEY, KEY
 from tests.conftest import warehouse_env
 from tests.dbt.conftest import rows
@@ -49,12 +48,13 @@ from tests.orchestration.wap_support import (
     project_with_failing_test,
     with_changed_quantities,
 )
+from tests.reports_contract import REPORTS
 
 
 def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """`elt <args>` in a subprocess, whatever its exit code."""
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args], env={**os.environ, **env}, capture_output=True, text=True
+        [sys.executable, "-m", "elt.cli", *args], env={**os.environ, **env}, capture_output=True, text=True
     )
 
 
@@ -67,7 +67,7 @@ def ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 def api_answers(warehouse: Warehouse, target_path: Path) -> dict[str, Any]:
     """What the API answers: each report's first page (GET /reports/<name>) and whole CSV, and fct_sales's
     definition (schema and relation from the published manifest)."""
-    settings = Settings(api_key=API_KEY, warehouse=warehouse, dbt_target_path=target_path)
+    settings = ApiConfig(api_key=API_KEY, warehouse=warehouse, dbt_target_path=target_path)
     answers: dict[str, Any] = {}
     with TestClient(create_app(settings)) as client:
         for name in REPORTS:

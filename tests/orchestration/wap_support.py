@@ -16,13 +16,13 @@ import io
 import shutil
 from pathlib import Path
 
-from ingestion.warehouse import Warehouse
-from orchestration.dbt import PROJECT_DIR
+from core.dbt_project import PROJECT_DIR
+from core.warehouse import Warehouse
 from orchestration.publish import build_schemas_of
-from orchestration.reports import MARTS, REPORTS
+from tests.reports_contract import AUDIT_VIEWS, MARTS, REPORTS
 
-# Views over audit: current whenever they are read (they show a failed run itself), so not compared.
-AUDIT_VIEWS = ("data_quality_scorecard", "dag_execution_summary")
+# The views over audit (AUDIT_VIEWS) are current whenever they are read (they show a failed run itself), so
+# they are not compared.
 TABLE_REPORTS = [name for name in REPORTS if name not in AUDIT_VIEWS]
 PUBLISHED_RELATIONS = [f"marts.{m}" for m in MARTS] + [f"reports.{r}" for r in TABLE_REPORTS]
 
@@ -32,9 +32,15 @@ select count(*) as anomalies from {{ ref('anomaly_detection') }}
 """
 
 
+def project_copy(destination: Path) -> Path:
+    """A copy of dbt_project/ without its artifacts and logs, for a test to change (point ELT_DBT_PROJECT_DIR at it)."""
+    shutil.copytree(PROJECT_DIR, destination, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return destination
+
+
 def project_with_failing_test(destination: Path) -> Path:
     """A copy of dbt_project/ (without its artifacts and logs) plus tests/assert_planted_failure.sql."""
-    shutil.copytree(PROJECT_DIR, destination, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    project_copy(destination)
     (destination / "tests" / f"{PLANTED_TEST}.sql").write_text(PLANTED_SQL, encoding="utf-8")
     return destination
 

@@ -1,5 +1,5 @@
 {#
-  SPEC 7 email rule, applied to a trimmed, repaired, lower-cased value: exactly one `@`, no spaces,
+  The email rule (docs/cleaning-rules.md), applied to a trimmed, repaired, lower-cased value: exactly one `@`, no spaces,
   no `..`, and a domain with a dot and a top-level domain of at least two letters.
 #}
 {% macro is_valid_email(column) -%}

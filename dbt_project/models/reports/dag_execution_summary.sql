@@ -26,6 +26,7 @@ final as (
         tests_failed,
         status,
         load_seconds,
+        data_docs_seconds,
         validate_seconds,
         build_seconds,
         export_seconds,

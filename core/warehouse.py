@@ -1,7 +1,7 @@
 """Where the warehouse is (DuckDB file or Postgres database), how to connect, and the warehouse lock.
 
-Configuration comes from the environment (SPEC section 2): ELT_TARGET, ELT_DUCKDB_PATH and the libpq
-variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Configuration comes from `core.settings.Settings`: ELT_TARGET, ELT_DUCKDB_PATH, ELT_LOCK_TIMEOUT and the
+libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
 """
 
 from __future__ import annotations
@@ -9,21 +9,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import os
 import re
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ingestion.errors import LockTimeout, WarehouseBusy, WarehouseError
+from core.errors import LockTimeout, WarehouseBusy, WarehouseError
+from core.settings import TARGETS, Settings, Target
 
-Target = Literal["duckdb", "postgres"]
-TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
-DEFAULT_DUCKDB_PATH = "warehouse/warehouse.duckdb"
+__all__ = ["TARGETS", "Connection", "PostgresParams", "ReaderLock", "Target", "Warehouse"]
 # Key of the Postgres advisory lock that serialises loads and builds on one database.
 ADVISORY_LOCK_KEY = 0x454C54  # "ELT"
 # Postgres databases already known to exist in this process (saves a round trip per connection).
@@ -56,28 +54,30 @@ class Warehouse:
     duckdb_path: Path
     postgres: PostgresParams
 
+    settings: Settings = field(default_factory=Settings, compare=False, repr=False)  # what it was made from
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Warehouse:
+        """The warehouse the settings describe."""
+        return cls(
+            target=settings.target,
+            duckdb_path=settings.duckdb_path.resolve(),
+            postgres=PostgresParams(
+                host=settings.pghost,
+                port=settings.pgport,
+                user=settings.pguser,
+                password=settings.pgpassword,
+                dbname=settings.pgdatabase,
+            ),
+            settings=settings,
+        )
+
     @classmethod
     def from_env(cls, target: str | None = None, environ: Mapping[str, str] | None = None) -> Warehouse:
-        """The warehouse the environment describes; `target` (the CLI's --target) overrides ELT_TARGET."""
-        env = os.environ if environ is None else environ
-        chosen = (target or env.get("ELT_TARGET") or "duckdb").lower()
-        if chosen not in TARGETS:
-            raise WarehouseError(f"unknown target {chosen!r}: use one of {', '.join(TARGETS)}")
-        try:
-            port = int(env.get("PGPORT") or 5432)
-        except ValueError:
-            raise WarehouseError(f"PGPORT must be a number, got {env.get('PGPORT')!r}") from None
-        return cls(
-            target=chosen,  # type: ignore[arg-type]
-            duckdb_path=Path(env.get("ELT_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH).resolve(),
-            postgres=PostgresParams(
-                host=env.get("PGHOST") or "127.0.0.1",
-                port=port,
-                user=env.get("PGUSER") or "postgres",
-                password=env.get("PGPASSWORD") or "",
-                dbname=env.get("PGDATABASE") or "warehouse",
-            ),
-        )
+        """The warehouse of `Settings.from_env(environ)`; `target` (the CLI's --target) overrides ELT_TARGET.
+
+        Raises ConfigError (exit code 2) for a setting of the wrong kind (an unknown target, PGPORT=x)."""
+        return cls.from_settings(Settings.from_env(environ, target=target))
 
     def describe(self) -> str:
         """Human-readable location, for messages."""
@@ -125,7 +125,7 @@ class Warehouse:
         return Connection("postgres", raw)
 
     def ensure_postgres_database(self) -> None:
-        """Create the Postgres database if it does not exist yet (SPEC: created if missing); once per process."""
+        """Create the Postgres database if it does not exist yet (created if missing); once per process."""
         import psycopg2
         from psycopg2 import errorcodes, sql
 
@@ -163,7 +163,7 @@ class Warehouse:
         if name in held:  # re-entrant within a thread: `elt run` holds it while load and build take it again
             yield
             return
-        wait = float(os.environ.get("ELT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
+        wait = self.settings.lock_timeout if timeout is None else timeout
         if self.target == "duckdb":
             lock = _writer_file_lock(self, wait, purpose)
         else:

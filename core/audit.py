@@ -13,7 +13,10 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from ingestion.warehouse import Connection
+from core.warehouse import Connection
+
+# The steps of a run, in order; audit.runs has a `<step>_seconds` column for each.
+STEPS = ("generate", "load", "data_docs", "validate", "build", "export", "docs")
 
 AUDIT_DDL = (
     """
@@ -94,7 +97,10 @@ AUDIT_DDL = (
 
 
 # Columns added after a table's first release: warehouses built before them gain them on first use.
-ADDED_COLUMNS = (("runs", "validate_seconds", "double precision"),)
+ADDED_COLUMNS = (
+    ("runs", "validate_seconds", "double precision"),
+    ("runs", "data_docs_seconds", "double precision"),
+)
 
 
 def ensure_audit_tables(conn: Connection) -> None:

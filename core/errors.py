@@ -49,6 +49,12 @@ class InputError(EltError):
         return f"{self.message} ({where})"
 
 
+class ConfigError(EltError):
+    """A setting (environment variable or option) has a value that cannot work: exit code 2."""
+
+    exit_code = 2
+
+
 class WarehouseError(EltError):
     """The warehouse cannot be reached or refused an operation: exit code 1."""
 

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestion.errors import EltError, as_warehouse_error, one_line
-from ingestion.warehouse import TARGETS, Warehouse
-from orchestration import dbt
-from orchestration.pipeline import RunResult, default_data_dir
+from core.data_docs import DataDocs
+from core.errors import EltError, as_warehouse_error, one_line
+from core.settings import Settings
+from core.warehouse import TARGETS, Warehouse
+from orchestration.pipeline import RunResult
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     """`elt generate`: write the deterministic sample CSVs and expected.json."""
     from ingestion.generator import generate
 
-    out = Path(args.out) if args.out else default_data_dir()
+    out = Path(args.out) if args.out else settings.data_dir
     expected = generate(
         out, scale=args.scale, seed=args.seed, inject_orphans=args.inject_orphans, plant_anomalies=args.plant_anomalies
     )
@@ -28,37 +30,58 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_load(args: argparse.Namespace) -> int:
-    """`elt load`: bulk-load the five CSVs into the raw schema."""
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    """`elt load`: bulk-load the five CSVs into the raw schema, then publish the load's Data Docs (also when
+    a file was refused: its page says why; pages that cannot be written only warn)."""
+    from core.audit import new_id
     from ingestion.loader import load
 
-    warehouse = Warehouse.from_env(args.target)
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    load(warehouse, data_dir, sources=args.only, out=sys.stdout, docs=dbt.data_docs(warehouse))
+    warehouse = Warehouse.from_settings(settings)
+    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
+    load_id = new_id()
+    try:
+        load(warehouse, data_dir, sources=args.only, out=sys.stdout, load_id=load_id)
+    except Exception:
+        with contextlib.suppress(Exception):  # the load's own error is the one to report
+            _publish_data_docs(warehouse, load_id)
+        raise
+    _publish_data_docs(warehouse, load_id)
     return 0
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def _publish_data_docs(warehouse: Warehouse, load_id: str) -> None:
+    """The Data Docs step after `elt load`: its index printed, or a warning if the pages cannot be written."""
+    from ingestion.data_docs import publish_data_docs
+
+    try:
+        published = publish_data_docs(warehouse, load_id)
+    except Exception as exc:
+        print(f"warning: data docs not written to {DataDocs.of(warehouse).site}: {exc}", flush=True)
+        return
+    if published.entries:
+        print(f"data docs of the contract: {published.index} ({published.seconds:.2f} s)", flush=True)
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """`elt build`: `dbt build` via dbtRunner into the build schemas, published if it passed, recorded in audit;
     exit 1 if a model or an error test failed (then nothing is published)."""
     from orchestration.pipeline import build_and_record
 
-    warehouse = Warehouse.from_env(args.target)
+    warehouse = Warehouse.from_settings(settings)
     result = build_and_record(
         warehouse, select=args.select, full_refresh=args.full_refresh, trigger=args.trigger, run_id=args.run_id
     )
     return _exit_code(result, "build failed")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """`elt run`: generate if needed, load, build, export the reports, dbt docs; then a summary table."""
-    from orchestration.export import default_reports_dir
     from orchestration.pipeline import run_pipeline
     from orchestration.summary import print_summary
 
-    warehouse = Warehouse.from_env(args.target)
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    reports_dir = Path(args.reports_dir) if args.reports_dir else default_reports_dir()
+    warehouse = Warehouse.from_settings(settings)
+    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
+    reports_dir = Path(args.reports_dir) if args.reports_dir else settings.reports_dir
     result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout)
     print_summary(result, sys.stdout)
     return _exit_code(result, "run failed")
@@ -72,39 +95,40 @@ def _exit_code(result: RunResult, failed: str) -> int:
     return 1
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    """`elt export`: the nine reports as CSV files."""
-    from orchestration.export import default_reports_dir, export_reports
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`elt export`: every report (models/reports/ in the manifest) as a CSV file."""
+    from orchestration.export import export_reports
 
-    warehouse = Warehouse.from_env(args.target)
-    out = Path(args.out) if args.out else default_reports_dir()
-    for name, rows in export_reports(warehouse, out).items():
+    warehouse = Warehouse.from_settings(settings)
+    out = Path(args.out) if args.out else settings.reports_dir
+    written = export_reports(warehouse, out)
+    for name, rows in written.items():
         print(f"  {name + '.csv':<28} {rows:>10,} rows")
-    print(f"exported 9 reports into {out}")
+    print(f"exported {len(written)} reports into {out}")
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """`elt serve`: the API on uvicorn, each request bounded in size and time (api.server); refuses to start
     without $ELT_API_KEY unless --dev."""
     import os
 
+    from api.config import ApiConfig
     from api.main import create_app
     from api.server import HttpLimits, serve
-    from api.settings import Settings
 
-    settings = Settings.from_env(target=args.target, dev=args.dev)
+    config = ApiConfig.from_settings(settings, dev=args.dev)
     given = {name: getattr(args, name) for name in ("max_header_bytes", "request_timeout", "keep_alive_timeout")}
     limits = HttpLimits(**{name: value for name, value in given.items() if value is not None})  # else the default
-    if settings.generated_key:
-        print(f"dev mode: X-API-Key for this server is {settings.api_key}", flush=True)
+    if config.generated_key:
+        print(f"dev mode: X-API-Key for this server is {config.api_key}", flush=True)
     sites = "OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/"
     print(f"API on http://{args.host}:{args.port}  ({sites})", flush=True)
     if args.workers == 1:
-        serve(create_app(settings), host=args.host, port=args.port, limits=limits)
+        serve(create_app(config), host=args.host, port=args.port, limits=limits)
         return 0
     # Several processes: each worker builds the app from the environment, so hand it what was decided here.
-    os.environ.update({"ELT_API_KEY": settings.api_key, "ELT_TARGET": settings.warehouse.target})
+    os.environ.update({"ELT_API_KEY": config.api_key, "ELT_TARGET": config.warehouse.target})
     serve("api.main:create_app", host=args.host, port=args.port, workers=args.workers, limits=limits)
     return 0
 
@@ -184,7 +208,7 @@ def _add_run(sub: _Subcommands) -> None:
 
 
 def _add_export(sub: _Subcommands) -> None:
-    p = _command(sub, "export", cmd_export, help="write the nine reports as CSV files")
+    p = _command(sub, "export", cmd_export, help="write the reports as CSV files")
     p.add_argument("--out", help="output directory (default: $ELT_REPORTS_DIR or data/reports)")
 
 
@@ -244,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return args.func(args, Settings.from_env(target=getattr(args, "target", None)))
     except EltError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code

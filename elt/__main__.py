@@ -1,0 +1,5 @@
+"""`python -m elt ...` is `elt ...`."""
+
+from elt.cli import main
+
+raise SystemExit(main())
