@@ -20,7 +20,8 @@ AIRFLOW_ENV := PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
 	AIRFLOW__COSMOS__ENABLE_TELEMETRY=False AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False \
 	ELT_DATA_DIR=$(abspath $(DATA)) ELT_REPORTS_DIR=$(abspath $(or $(ELT_REPORTS_DIR),data/reports)) \
-	ELT_DUCKDB_PATH=$(abspath $(or $(ELT_DUCKDB_PATH),warehouse/warehouse.duckdb))
+	ELT_DUCKDB_PATH=$(abspath $(or $(ELT_DUCKDB_PATH),warehouse/warehouse.duckdb)) \
+	ELT_DATA_DOCS_DIR=$(abspath $(or $(ELT_DATA_DOCS_DIR),data_docs)) ELT_TARGET=$(TARGET)
 
 setup: $(STAMP)  ## create .venv and install the project (editable, with dev tools); no-op when up to date
 
@@ -30,8 +31,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: setup  ## elt run on the embedded DuckDB: sample data (if missing), load, build, report CSVs, dbt docs
-	$(BIN)/elt run --data-dir $(DATA)
+run: setup  ## elt run (DuckDB unless TARGET=postgres): sample data (if missing), load, Data Docs, build, report CSVs, dbt docs
+	$(BIN)/elt run --target $(TARGET) --data-dir $(DATA)
 
 docs: setup  ## serve the dbt docs site of the last build on http://127.0.0.1:8081 (run `make run` first)
 	cd dbt_project && ../$(BIN)/dbt docs generate --target $(TARGET) --quiet

@@ -1,6 +1,6 @@
 """The `audit` schema: what every load, pipeline run and dbt node did, kept across runs.
 
-One place defines the three tables, so the loader, the run recorder (orchestration/run_audit.py)
+One place defines the four tables, so the loader, the run recorder (orchestration/run_audit.py)
 and the dbt sources agree on them:
   audit.loads         one row per file per load attempt (written by ingestion/loader.py)
   audit.runs          one row per `elt run` / `elt build` / Airflow run, with seconds per step

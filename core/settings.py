@@ -48,7 +48,7 @@ def _var(name: str, **kwargs) -> object:
 
 
 class Settings(BaseSettings):
-    """The project's settings; each field names its environment variable. Units: seconds, hours as stated."""
+    """The project's settings; each field names its environment variable. Times are in seconds."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True, populate_by_name=True)
 

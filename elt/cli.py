@@ -1,4 +1,4 @@
-"""The `elt` command line: generate sample data, load it, build the warehouse with dbt."""
+"""The `elt` command line: generate sample data, load it (then its Data Docs), build, run, export, serve the API."""
 
 from __future__ import annotations
 
@@ -146,7 +146,12 @@ _Subcommands = argparse._SubParsersAction  # what `add_subparsers` returns
 
 
 def _command(
-    sub: _Subcommands, name: str, func: Callable[[argparse.Namespace], int], *, target: bool = True, **texts: str
+    sub: _Subcommands,
+    name: str,
+    func: Callable[[argparse.Namespace, Settings], int],
+    *,
+    target: bool = True,
+    **texts: str,
 ) -> argparse.ArgumentParser:
     """The subcommand `name` (its `help` and `description` in `texts`) running `func`, with --target if `target`."""
     p = sub.add_parser(name, **texts)

@@ -1,9 +1,10 @@
-"""Run dbt in-process (dbtRunner) against the project in dbt_project/ with its own profiles.yml.
+"""Run dbt in-process (dbtRunner) against the dbt project of the settings (ELT_DBT_PROJECT_DIR, default
+dbt_project/) with its own profiles.yml.
 
 `build` is write-audit-publish (orchestration/publish.py, docs/publishing.md): dbt builds and tests in the
 build schemas (`marts__build`, ...), and only a build that passed is published; then `dbt source freshness`
 checks the raw tables and its sources.json joins the published artifacts. Every other dbt command here
-(docs, parse, test) works on the published schemas.
+(parse, docs generate, source freshness) works on the published schemas.
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ orchestration/airflow_tasks.py) and records its progress in audit.runs; a failin
 Configuration (read when the DAG is parsed):
   ELT_TARGET          duckdb (default) or postgres. On DuckDB one task runs at a time (single writer).
   ELT_COSMOS_MODE     watcher (default: one `dbt build` feeds every node's task) or local (one dbt
-                      invocation per task); both measured in the README.
+                      invocation per task); both measured in docs/airflow.md#watcher-or-local.
   ELT_AIRFLOW_RETRIES retries per task (default 2, exponential back-off from 10 s).
-  ELT_DATA_DIR, ELT_REPORTS_DIR, ELT_DUCKDB_PATH, PG*: as for `elt` (core/settings.py).
+  ELT_DATA_DIR, ELT_REPORTS_DIR, ELT_DATA_DOCS_DIR, ELT_DBT_PROJECT_DIR, ELT_DUCKDB_PATH, PG*: as for
+                      `elt` (core/settings.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from cosmos import (
     TestBehavior,
 )
 
-from core.dbt_project import OFFLINE_ENV, PROJECT_DIR, marts, read_manifest, reports
+from core.dbt_project import OFFLINE_ENV, marts, read_manifest, reports
 from core.settings import Settings
 from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
@@ -155,7 +156,7 @@ with DAG(
     dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
-            dbt_project_path=PROJECT_DIR,
+            dbt_project_path=SETTINGS.dbt_project_dir,
             manifest_path=ensure_manifest(WAREHOUSE),
             install_dbt_deps=False,
             # Cosmos runs dbt in a temporary copy of the project and finds dbt's partial-parse file and
@@ -167,7 +168,7 @@ with DAG(
         profile_config=ProfileConfig(
             profile_name="retail_elt",
             target_name=WAREHOUSE.target,
-            profiles_yml_filepath=PROJECT_DIR / "profiles.yml",
+            profiles_yml_filepath=SETTINGS.dbt_project_dir / "profiles.yml",
         ),
         execution_config=ExecutionConfig(execution_mode=COSMOS_MODE, invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(

@@ -36,7 +36,7 @@ from tests.reports_contract import AUDIT_VIEWS, REPORTS
 
 pytestmark = pytest.mark.postgres
 
-POOL_SIZE = 8  # api.settings.ApiConfig.pool_size: requests holding a session at once
+POOL_SIZE = 8  # api.config.ApiConfig.pool_size: requests holding a session at once
 BENCH_SORT = {"customer_summary": ["revenue_usd DESC NULLS LAST, customer_key"]}  # bench/api.py's page, indexed too
 WAIT_S = 240.0  # overall bound on waiting for an event (sessions blocked, a template free); never reached
 
