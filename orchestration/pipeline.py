@@ -10,7 +10,6 @@ it was started.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -214,7 +213,7 @@ def build_step(
         tests = f"{counts.tests_passed} tests passed, {counts.tests_failed} failed, {counts.tests_warned} warned"
         result.notes["build"] = f"{counts.models_built} models built, {counts.models_failed} not; {tests}"
         if not outcome.success:
-            shown = "; ".join(counts.failures[:3]) + (" ..." if len(counts.failures) > 3 else "")
+            shown = counts.shown_failures()
             why = _common_cause(counts.failures)
             result.notes["build"] += "; not published"
             where = result.warehouse.describe()
@@ -345,7 +344,7 @@ def prepare_build_step(result: RunResult) -> None:
     each published incremental model into its build schema, as `dbt.build` does for `elt build`.
 
     The incremental models are read from the manifest the DAG renders (`dbt.ensure_manifest`)."""
-    manifest = json.loads(dbt.ensure_manifest(result.warehouse).read_text(encoding="utf-8"))
+    manifest = read_manifest(dbt.ensure_manifest(result.warehouse))
     prepared = publish.prepare_build(result.warehouse, manifest)
     dropped = f"; dropped leftover {', '.join(prepared.dropped)}" if prepared.dropped else ""
     copied = ", ".join(r.sql_name for r in prepared.copied) or "nothing"
@@ -357,7 +356,7 @@ def publish_step(result: RunResult) -> None:
     (audit.node_results of the run), else raise BuildFailed and publish nothing."""
     counts = node_counts(result.warehouse, result.run.run_id)
     if counts.models_failed or counts.tests_failed:
-        shown = "; ".join(counts.failures[:3]) + (" ..." if len(counts.failures) > 3 else "")
+        shown = counts.shown_failures()
         raise BuildFailed(f"dbt build failed on {result.warehouse.describe()} (nothing published): {shown}")
     published = publish.publish(result.warehouse)
     freshness = dbt.check_source_freshness(result.warehouse)  # sources.json beside the published manifest

@@ -31,6 +31,10 @@ class NodeCounts:
     tests_warned: int = 0
     failures: list[str] = field(default_factory=list)  # `<node>: <message>` of each failed node
 
+    def shown_failures(self, most: int = 3) -> str:
+        """The first `most` failures joined by `; `, then ` ...` if there were more."""
+        return "; ".join(self.failures[:most]) + (" ..." if len(self.failures) > most else "")
+
 
 @dataclass
 class RunRecord:
