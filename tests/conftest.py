@@ -182,3 +182,14 @@ def wh_env(target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 def warehouse(wh_env: dict[str, str]) -> Warehouse:
     """The `Warehouse` of `wh_env`."""
     return Warehouse.from_env(environ={**os.environ, **wh_env})
+
+
+@pytest.fixture(scope="session")
+def built_apis(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget]:
+    """Factory of warehouses built by `elt run` (tests/api/conftest.py `BuiltApi`) for the API and browser
+    tests, once per target per session (worker). Defined here, at the root, so that both folders share it."""
+    from tests.api.conftest import built_by_elt_run  # not at the top: it imports this module
+
+    workdir = tmp_path_factory.mktemp("api-warehouses")
+    with PerTarget(lambda target: built_by_elt_run(target, sample_dir, workdir / target)) as apis:
+        yield apis

@@ -45,14 +45,6 @@ def built_by_elt_run(target: str, sample_dir: Path, folder: Path) -> Iterator[Bu
         yield BuiltApi(warehouse, folder / "target" / target, env)
 
 
-@pytest.fixture(scope="session")
-def built_apis(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget[BuiltApi]]:
-    """Factory of warehouses built by `elt run` for the API tests, once per target per session."""
-    workdir = tmp_path_factory.mktemp("api-warehouses")
-    with PerTarget(lambda target: built_by_elt_run(target, sample_dir, workdir / target)) as apis:
-        yield apis
-
-
 @pytest.fixture
 def built(target: str, built_apis: PerTarget[BuiltApi]) -> BuiltApi:
     """The session's sample after `elt run`, on each target (Postgres skipped locally without a server)."""

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
-from tests.conftest import _drop_database, copy_database, warehouse_env
+from tests.conftest import _drop_database, copy_database
 from tests.dbt.conftest import TARGETS
 from tests.dbt.messy import (
     CsvEdit,
@@ -48,6 +48,7 @@ from tests.dbt.messy import (
     run_elt,
 )
 from tests.dbt.oracle import NULL_SPELLINGS, truth
+from tests.faults.conftest import GoldenWarehouses, golden  # noqa: F401 - the session's good run, copied
 from tests.ingestion.test_loader import raw_snapshot
 
 EXAMPLES = 3  # per target; each is one `elt run` (the suite's time budget: docs/operations.md)
@@ -206,17 +207,20 @@ class State:
 
 @pytest.fixture(scope="module", params=TARGETS)
 def state(
-    request: pytest.FixtureRequest, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, target_available
+    request: pytest.FixtureRequest,
+    sample_dir: Path,
+    golden: GoldenWarehouses,  # noqa: F811 - the fixture imported above
+    tmp_path_factory: pytest.TempPathFactory,
+    target_available,
 ) -> Iterator[State]:
-    """A warehouse of each target holding a good `elt run` of the unmodified sample, saved for restoring."""
+    """A warehouse of each target holding a good `elt run` of the unmodified sample (a copy of the session's
+    good run, tests/faults/conftest.py), saved for restoring."""
     target_available(request.param)
     workdir = tmp_path_factory.mktemp(f"property-{request.param}")
     started = time.monotonic()
-    for env in warehouse_env(request.param, workdir):
-        env = isolated_env(env, workdir)
-        done = run_elt("run", "--data-dir", str(sample_dir), "--reports-dir", str(workdir / "reports"), env=env)
-        assert done.returncode == 0, output(done)
-        found = State(request.param, env, Warehouse.from_env(environ=env), workdir)
+    for built in golden.clone(request.param, workdir / "warehouse"):
+        env = isolated_env(built.env, workdir)
+        found = State(request.param, env, built.warehouse, workdir)
         found.save()
         try:
             assert found.figures == truth(sample_dir).figures()
