@@ -1,11 +1,12 @@
 """The `audit` schema: what every load, pipeline run and dbt node did, kept across runs.
 
-One place defines the four tables, so the loader, the run recorder (orchestration/run_audit.py)
-and the dbt sources agree on them:
+One place defines the five tables, so the loader, the run recorder (orchestration/run_audit.py), the run
+log (orchestration/run_log.py), the dbt sources and the API agree on them:
   audit.loads         one row per file per load attempt (written by ingestion/loader.py)
   audit.runs          one row per `elt run` / `elt build` / Airflow run, with seconds per step
   audit.node_results  one row per dbt node per run, from dbt's run_results.json
   audit.validations   one row per expectation per file per load (the GX raw data contract)
+  audit.run_logs      one row per line of a run's log: dbt's log lines and the run's own step lines
 """
 
 from __future__ import annotations
@@ -93,6 +94,16 @@ AUDIT_DDL = (
         validated_at       timestamp not null
     )
     """,
+    """
+    create table if not exists audit.run_logs (
+        run_id     text      not null,
+        line_no    integer   not null,  -- 1, 2, ... in the order the lines were logged, per run
+        logged_at  timestamp not null,  -- UTC
+        level      text      not null,  -- info | warn | error
+        message    text      not null   -- one line (a message of several lines is several rows)
+    )
+    """,
+    "create index if not exists run_logs_by_run on audit.run_logs (run_id, line_no)",  # a run's lines, in order
 )
 
 
@@ -104,12 +115,14 @@ ADDED_COLUMNS = (
 
 
 def ensure_audit_tables(conn: Connection) -> None:
-    """Create the audit schema and its tables if they do not exist yet (adding newer columns)."""
-    conn.execute("create schema if not exists audit")
-    for ddl in AUDIT_DDL:
-        conn.execute(ddl)
-    for table, column, kind in ADDED_COLUMNS:
-        conn.execute(f"alter table audit.{table} add column if not exists {column} {kind}")
+    """Create the audit schema and its tables if they do not exist yet (adding newer columns), in one
+    transaction: a reader never sees a table without its newer columns (`conn` must not be in one already)."""
+    with conn.transaction():
+        conn.execute("create schema if not exists audit")
+        for ddl in AUDIT_DDL:
+            conn.execute(ddl)
+        for table, column, kind in ADDED_COLUMNS:
+            conn.execute(f"alter table audit.{table} add column if not exists {column} {kind}")
 
 
 def new_id() -> str:
@@ -120,3 +133,9 @@ def new_id() -> str:
 def utc_now() -> datetime:
     """Now in UTC, as the naive timestamp the audit tables store."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def format_log_line(logged_at: datetime, level: str, message: str) -> str:
+    """One line of a run's log as dbt writes its log file: `2026-11-25 01:22:33.041522 [info ] message`
+    (the time in UTC, the level padded to five characters)."""
+    return f"{logged_at:%Y-%m-%d %H:%M:%S.%f} [{level:<5}] {message}"

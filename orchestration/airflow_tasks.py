@@ -6,20 +6,28 @@ run, so each task (and the failure callback) finds it without XCom. The dbt node
 rows of the run, as `elt build` does for its one build. Write-audit-publish as in `elt build`: `prepare`
 readies the build schemas, the dbt tasks build and test there, and `publish` swaps them in only if no node
 failed (docs/publishing.md).
+
+The run's log (audit.run_logs, orchestration/run_log.py) is stored in parts, each task adding its own: the
+step tasks their steps' lines and those of the dbt commands they run (`docs`, the freshness check of
+`publish`), as each step and task ends (`_logged`); the dbt tasks the lines of their dbt invocations, which
+Cosmos hands to `dbt_event` (its dbtRunner callback), stored with their node results.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.audit import new_id
+from core.errors import one_line
 from core.settings import Settings
 from core.warehouse import Warehouse
-from orchestration import pipeline
+from orchestration import pipeline, run_log
 from orchestration.run_audit import record_build, update_run
 
 log = logging.getLogger(__name__)
@@ -27,6 +35,9 @@ TRIGGER = "airflow"
 COMMAND = "dag"
 PRODUCER_TASK_SUFFIX = ".dbt_producer_watcher"  # Cosmos' task id of the WATCHER mode's `dbt build`
 COSMOS_TARGET_DIR = "target"  # dbt's target path inside Cosmos' temporary copy of the project
+T = TypeVar("T")
+# The log lines of this process's dbt task (Cosmos runs one dbt task per process), until they are stored.
+_DBT_LINES = run_log.RunLog()
 
 
 def data_dir() -> Path:
@@ -47,6 +58,23 @@ def run_id_of(context: Any) -> str:
     return f"{when.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{digest}"
 
 
+def _logged(task: Callable[..., T]) -> Callable[..., T]:
+    """A step task whose lines of the run's log (its steps', its dbt commands') are stored in audit.run_logs
+    as it ends, passed or failed (best effort: a warning if the warehouse cannot take them). A task's failure
+    is logged by `on_task_failure`, for every kind of task."""
+
+    @functools.wraps(task)
+    def logged(context: Any, *args: Any, **kwargs: Any) -> T:
+        with run_log.capturing(run_log.RunLog()):
+            try:
+                return task(context, *args, **kwargs)
+            finally:
+                run_log.flush(Warehouse.from_env(), run_id_of(context))
+
+    return logged
+
+
+@_logged
 def start(context: Any) -> str:
     """First task: record the run as `running` and generate sample data if the data folder is empty.
 
@@ -58,6 +86,7 @@ def start(context: Any) -> str:
     return result.run.run_id
 
 
+@_logged
 def load_source(context: Any, source: str) -> int:
     """One load task per source file: that file into raw, atomically, under the run's load id."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
@@ -66,6 +95,7 @@ def load_source(context: Any, source: str) -> int:
     return result.run.rows_loaded - before
 
 
+@_logged
 def data_docs(context: Any) -> str:
     """After the load tasks, whether they passed or not: the Data Docs of the run's load (a refused file's
     page too). Never fails: pages that cannot be written are logged as a warning and the run goes on."""
@@ -81,6 +111,7 @@ def data_docs(context: Any) -> str:
     return note
 
 
+@_logged
 def validate(context: Any) -> str:
     """Raw must hold this run's five loads before dbt runs; returns when it finished (the build step starts
     then: preparing the build schemas, the dbt task group and publishing)."""
@@ -89,6 +120,7 @@ def validate(context: Any) -> str:
     return datetime.now(UTC).isoformat()
 
 
+@_logged
 def prepare(context: Any) -> str:
     """Before the dbt task group: leftover build schemas dropped, published incremental models copied in."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
@@ -96,6 +128,7 @@ def prepare(context: Any) -> str:
     return result.notes["build"]
 
 
+@_logged
 def publish(context: Any, build_started: str) -> str:
     """After the dbt task group: publish its build if no node failed; its wall time (from validate's end,
     so preparing and publishing included) as the build step."""
@@ -107,6 +140,7 @@ def publish(context: Any, build_started: str) -> str:
     return result.notes["build"]
 
 
+@_logged
 def export(context: Any) -> dict[str, int]:
     """The report CSVs (of the build just published)."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
@@ -114,6 +148,7 @@ def export(context: Any) -> dict[str, int]:
     return result.report_rows
 
 
+@_logged
 def docs(context: Any) -> str:
     """dbt docs generate (static, offline) for the docs site and the API."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
@@ -121,6 +156,7 @@ def docs(context: Any) -> str:
     return str(result.docs_index)
 
 
+@_logged
 def finish(context: Any) -> dict[str, int]:
     """Last task: close the run as `success` (node counts from audit.node_results); returns rows per mart."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
@@ -128,9 +164,17 @@ def finish(context: Any) -> dict[str, int]:
     return result.mart_rows
 
 
+def dbt_event(event: Any) -> None:
+    """Cosmos' dbtRunner callback (operator argument `dbt_runner_callbacks`): every event of a dbt task's dbt
+    invocation; its log lines are kept until `record_node_results` stores them."""
+    _DBT_LINES.dbt_event(event)
+
+
 def record_node_results(project_dir: str, context: Any = None, **_: Any) -> None:
-    """Cosmos callback after each dbt invocation (pass or fail): its run_results.json into audit.node_results."""
+    """Cosmos callback after each dbt invocation (pass or fail): its log lines into audit.run_logs, its
+    run_results.json into audit.node_results."""
     warehouse = Warehouse.from_env()
+    _store_dbt_lines(warehouse, context)
     target_dir = Path(project_dir) / COSMOS_TARGET_DIR
     if not (target_dir / "run_results.json").is_file():
         log.warning("no run_results.json in %s: nothing to record", target_dir)
@@ -138,11 +182,24 @@ def record_node_results(project_dir: str, context: Any = None, **_: Any) -> None
     record_build(warehouse, run_id_of(context), target_dir)
 
 
+def _store_dbt_lines(warehouse: Warehouse, context: Any) -> None:
+    """The dbt task's log lines not stored yet, into the run's log (best effort)."""
+    with run_log.capturing(_DBT_LINES):
+        run_log.flush(warehouse, run_id_of(context))
+
+
 def on_task_failure(context: Any) -> None:
-    """Failure callback of every task: the run becomes `failed` in audit.runs, naming the task and its error."""
+    """Failure callback of every task: the run becomes `failed` in audit.runs, naming the task and its error,
+    and the run's log gets that line (after a dbt task's own lines, if dbt failed before Cosmos called
+    `record_node_results`)."""
     task_id = context["task_instance"].task_id
     error = context.get("exception")
     message = f"task {task_id} failed: {str(error).strip() or type(error).__name__}" if error else f"task {task_id}"
+    warehouse = Warehouse.from_env()
+    _store_dbt_lines(warehouse, context)
+    with run_log.capturing(run_log.RunLog()):
+        run_log.note(one_line(message), "error")
+        run_log.flush(warehouse, run_id_of(context))
     try:
         pipeline.fail_run(Warehouse.from_env(), run_id_of(context), message[:2000])
     except LookupError:  # the run was never recorded (the first task failed before it could)

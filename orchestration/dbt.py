@@ -21,7 +21,7 @@ from typing import Any
 from core.dbt_project import OFFLINE_ENV, build_target_path, manifest_path, project_dir, target_path
 from core.errors import WarehouseError, one_line
 from core.warehouse import Warehouse
-from orchestration import publish
+from orchestration import publish, run_log
 
 FRESHNESS_FOLDER = "freshness"  # <target folder>/freshness/: where `dbt source freshness` writes its artifacts
 SOURCES_JSON = "sources.json"  # dbt's freshness artifact, published beside manifest.json
@@ -87,7 +87,8 @@ def run_dbt(
     manifest: Any = None,
     artifacts_path: Path | None = None,
 ) -> DbtOutcome:
-    """Invoke `dbt <args>` for the warehouse's target; dbt's own log goes to the terminal.
+    """Invoke `dbt <args>` for the warehouse's target; dbt's own log goes to the terminal, and its lines to
+    the current run's log (orchestration/run_log.py) when there is one.
 
     in_build_schemas=True: models go to the build schemas (ELT_BUILD_SCHEMA_SUFFIX set) and artifacts to
     build_target_path; otherwise the variable is unset, whatever the caller's environment holds.
@@ -114,7 +115,7 @@ def run_dbt(
     suffix = publish.BUILD_SUFFIX if in_build_schemas else None
     try:
         with _environ({**OFFLINE_ENV, **warehouse.dbt_env(), publish.SUFFIX_ENV: suffix}):
-            result = dbtRunner(manifest=manifest).invoke(command)
+            result = dbtRunner(manifest=manifest, callbacks=run_log.dbt_callbacks()).invoke(command)
     except Exception as exc:  # dbtRunner raises only on problems outside the run itself
         raise WarehouseError(f"dbt {args[0]} could not run: {exc}") from None
     return DbtOutcome(bool(result.success), command, artifacts, result.exception, result.result)

@@ -20,10 +20,10 @@ from typing import TextIO
 from core.audit import new_id
 from core.data_docs import DataDocs
 from core.dbt_project import manifest_path, marts, read_manifest
-from core.errors import EltError, describe_failure, failure_cause
+from core.errors import EltError, describe_failure, failure_cause, one_line
 from core.warehouse import Warehouse
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES
-from orchestration import dbt, publish
+from orchestration import dbt, publish, run_log
 from orchestration.run_audit import RunRecord, fetch_run, node_counts, record_build, start_run, update_run
 
 
@@ -55,25 +55,32 @@ class RunResult:
 
 @contextmanager
 def _step(result: RunResult, name: str) -> Iterator[None]:
-    """Time one step into the run record and write the run's progress to audit.runs afterwards.
+    """Time one step into the run record and write the run's progress to audit.runs afterwards; the run's
+    log (orchestration/run_log.py) gets a line when the step starts and one when it ends (its note or error).
 
     A step taken in several parts (the DAG loads each file in its own task) adds up its seconds. When the
     step failed, writing its progress is best effort: the warehouse may be what failed (disk full, server
     gone), and the step's own error is the one to report.
     """
     started = time.perf_counter()
+    run_log.note(f"{name} started")
 
     def record() -> None:
         seconds = result.run.seconds_per_step.get(name, 0.0) + time.perf_counter() - started
         result.run.seconds_per_step[name] = round(seconds, 3)
         update_run(result.warehouse, result.run)
+        run_log.flush(result.warehouse, result.run.run_id)
 
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
+        why = one_line(str(exc)) or type(exc).__name__
+        run_log.note(f"{name} failed after {time.perf_counter() - started:.2f} s: {why}", "error")
         with contextlib.suppress(Exception):
             record()
         raise
+    note = result.notes.get(name)
+    run_log.note(f"{name} done in {time.perf_counter() - started:.2f} s" + (f": {note}" if note else ""))
     record()
 
 
@@ -273,13 +280,15 @@ def _mart_rows(warehouse: Warehouse) -> dict[str, int]:
 def _run(
     warehouse: Warehouse, trigger: str, command: str, steps: Callable[[RunResult], None], run_id: str | None = None
 ) -> RunResult:
-    """Run `steps` under the warehouse lock with a run record: `success`, or `failed` with the error."""
+    """Run `steps` under the warehouse lock with a run record: `success`, or `failed` with the error. The
+    run's log (its dbt invocations' lines and its steps') goes to audit.run_logs when the run is closed."""
     run = RunRecord(trigger=trigger, command=command, target=warehouse.target)
     if run_id:
         run.run_id = run_id
     result = RunResult(run, warehouse)
-    with warehouse.lock(purpose=command):
+    with warehouse.lock(purpose=command), run_log.capturing(run_log.RunLog()):
         start_run(warehouse, result.run)
+        run_log.note(f"{trigger} {command} {run.run_id} on {warehouse.describe()}")
         try:
             steps(result)
             result.run.status = "success"
@@ -289,11 +298,22 @@ def _run(
             result.run.status, result.run.error = "failed", str(exc) or type(exc).__name__
             # Best effort: if the warehouse itself failed, the row stays `running` and the next run marks it
             # `interrupted`; the error raised here is the one the user sees either way.
+            _close_log(result)
             with contextlib.suppress(Exception):
                 update_run(warehouse, result.run, finished=True)
             raise
+        _close_log(result)
         update_run(warehouse, result.run, finished=True)
     return result
+
+
+def _close_log(result: RunResult) -> None:
+    """The run's last log line (its outcome), then the lines not stored yet into audit.run_logs (best effort)."""
+    if result.run.status == "success":
+        run_log.note(f"run {result.run.run_id} succeeded")
+    else:
+        run_log.note(f"run {result.run.run_id} failed: {one_line(result.run.error or '')}", "error")
+    run_log.flush(result.warehouse, result.run.run_id)
 
 
 def run_pipeline(
@@ -368,6 +388,7 @@ def begin_run(warehouse: Warehouse, run_id: str, trigger: str, command: str) -> 
     result = RunResult(RunRecord(trigger=trigger, command=command, target=warehouse.target, run_id=run_id), warehouse)
     with warehouse.lock(purpose=command):
         start_run(warehouse, result.run)
+    run_log.note(f"{trigger} {command} {run_id} on {warehouse.describe()}")
     return result
 
 
@@ -389,6 +410,7 @@ def finish_run(result: RunResult) -> None:
     update_run(result.warehouse, result.run, finished=True)
     if result.run.status == "failed":
         raise BuildFailed(result.run.error)
+    run_log.note(f"run {result.run.run_id} succeeded")
     result.mart_rows = _mart_rows(result.warehouse)
 
 

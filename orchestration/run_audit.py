@@ -55,7 +55,7 @@ class RunRecord:
 
 def start_run(warehouse: Warehouse, run: RunRecord) -> None:
     """Record the run as `running` (replacing an earlier attempt with the same run id, e.g. an Airflow run
-    that was cleared and started again).
+    that was cleared and started again, and that attempt's log).
 
     A CLI run holds the warehouse lock for its whole life, so with the lock held any other `running` CLI
     row is a run whose process died: it is marked `interrupted`. Airflow runs are closed by the DAG's own
@@ -71,6 +71,7 @@ def start_run(warehouse: Warehouse, run: RunRecord) -> None:
                 (run.run_id,),
             )
             conn.execute("delete from audit.runs where run_id = ?", (run.run_id,))
+            conn.execute("delete from audit.run_logs where run_id = ?", (run.run_id,))  # its log starts afresh
             conn.execute(
                 "insert into audit.runs (run_id, trigger, command, target, started_at, status)"
                 " values (?, ?, ?, ?, ?, ?)",

@@ -1,10 +1,11 @@
-"""Pipeline runs as audit.runs and audit.node_results record them: pages of runs, one run, a run's dbt nodes."""
+"""Pipeline runs as audit.runs, audit.node_results and audit.run_logs record them: pages of runs, one run, a
+run's dbt nodes, a run's log."""
 
 from __future__ import annotations
 
 from api.db import fetch_dicts, where_equal
 from api.schemas import NodeRunResult, RunDetail, RunSummary
-from core.audit import STEPS
+from core.audit import STEPS, format_log_line
 from core.warehouse import Connection
 
 SUMMARY_COLUMNS = (
@@ -72,3 +73,28 @@ def node_results_page(
 def run_status(conn: Connection, run_id: str) -> str | None:
     """The run's status in audit.runs (`running`, `success` or `failed`), None when it has no such run."""
     return conn.scalar("select status from audit.runs where run_id = ?", (run_id,))
+
+
+def run_log(conn: Connection, run_id: str, tail: int | None) -> list[str] | None:
+    """The run's log as lines of text (no newline at their end), oldest first: all of them, or the last `tail`
+    (a positive number of lines). `2026-11-25 01:22:33.041522 [info ] <message>`: dbt's lines of the run's
+    dbt invocations and the run's own `elt: ...` step lines, in the order they were logged (time in UTC).
+
+    [] for a run whose log is empty so far (stored after each step; a warehouse built before audit.run_logs
+    existed has none); None when audit.runs has no such run (or no audit.runs yet: nothing ran).
+    """
+    tables = conn.execute(
+        "select table_name from information_schema.tables"
+        " where table_schema = 'audit' and table_name in ('runs', 'run_logs')"
+    )
+    found = {name for (name,) in tables}
+    if "runs" not in found or not run_exists(conn, run_id):
+        return None
+    if "run_logs" not in found:
+        return []
+    query = "select logged_at, level, message from audit.run_logs where run_id = ? order by line_no"
+    if tail is None:
+        rows = conn.execute(query, (run_id,))
+    else:
+        rows = conn.execute(f"{query} desc limit ?", (run_id, tail))[::-1]
+    return [format_log_line(logged_at, level, message) for logged_at, level, message in rows]

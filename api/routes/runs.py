@@ -1,4 +1,4 @@
-"""Pipeline runs from audit.runs: the list, one run, its dbt nodes; POST /runs starts a build."""
+"""Pipeline runs from audit.runs: the list, one run, its dbt nodes, its log; POST /runs starts a build."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.responses import PlainTextResponse
 
 from api.db import WarehouseReader
 from api.deps import Conn, Paging, get_launcher, get_reader
 from api.launcher import LaunchedRun, RunInProgress, RunLauncher
-from api.queries.runs import node_results_page, run_detail, run_exists, runs_page
+from api.queries.runs import node_results_page, run_detail, run_exists, run_log, runs_page
 from api.schemas import ErrorBody, NodeRunResult, Page, RunAccepted, RunDetail, RunRequest, RunSummary
 from core.errors import WarehouseError
 
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 RunStatus = Literal["running", "success", "failed", "interrupted"]
 NodeStatus = Literal["success", "error", "skipped", "pass", "fail", "warn"]
 _SELECTOR = re.compile(r"[A-Za-z0-9_.+*@:/][A-Za-z0-9_.+*@:/,-]{0,199}")
+MAX_TAIL = 100_000  # lines ?tail= may ask for
 
 
 @router.get("", response_model=Page[RunSummary])
@@ -70,6 +72,41 @@ def run_nodes(
         conn, run_id, status=node_status, resource_type=resource_type, limit=paging.page_size, offset=paging.offset
     )
     return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
+
+
+@router.get(
+    "/{run_id}/log",
+    response_class=Response,  # no media type of its own: 200 is text/plain as documented, the errors JSON
+    responses={
+        200: {
+            "description": "the run's log, a line each: `<UTC time> [<level>] <message>`",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        404: {"model": ErrorBody},
+    },
+)
+def get_run_log(
+    run_id: str,
+    reader: Annotated[WarehouseReader, Depends(get_reader)],
+    launcher: Annotated[RunLauncher, Depends(get_launcher)],
+    tail: Annotated[int | None, Query(ge=1, le=MAX_TAIL, description="only the last N lines")] = None,
+) -> PlainTextResponse:
+    """The run's log as plain text: dbt's log lines of the run's dbt invocations (info, warnings, errors) and
+    the run's own `elt: ...` step lines, oldest first; `tail=N`: the last N. Stored after each step and when
+    the run ends, so a running run shows the steps done so far (a build started here: empty until then)."""
+    launched = launcher.get(run_id)
+    try:
+        with reader.connection() as conn:
+            lines = run_log(conn, run_id, tail)
+    except WarehouseError:
+        if launched is None:
+            raise
+        lines = []  # our own build is writing (or creating) the warehouse: nothing stored to show yet
+    if lines is None:
+        if launched is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
+        lines = []
+    return PlainTextResponse("".join(f"{line}\n" for line in lines))
 
 
 @router.post(

@@ -178,7 +178,8 @@ with DAG(
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the marts' assets are published by `finish`, once the whole build passed
         ),
-        operator_args={"callback": steps.record_node_results},
+        # After each dbt invocation its node results (and its log lines, which dbt_event collects) are recorded.
+        operator_args={"callback": steps.record_node_results, "dbt_runner_callbacks": [steps.dbt_event]},
     )
     steps.consumers_after_producer(dbt)
 

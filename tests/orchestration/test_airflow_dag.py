@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,14 @@ def test_dags_test_builds_the_marts_of_expected_json(target: str, dag_env: dict[
     assert all(run[f"{step}_seconds"] is not None for step in steps)
     nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")
     assert nodes[0]["n"] == len(shape.models) + shape.tests
+    # Its log (GET /runs/{id}/log): the run's own lines around dbt's, one result line per node.
+    log_query = f"select message from audit.run_logs where run_id = '{run['run_id']}' order by line_no"
+    logged = [r["message"] for r in rows(warehouse, log_query)]
+    assert logged[0] == f"elt: airflow dag {run['run_id']} on {warehouse.describe()}"
+    assert logged[-1] == f"elt: run {run['run_id']} succeeded"
+    total = len(shape.models) + shape.tests
+    assert f"Done. PASS={total} WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL={total}" in logged
+    assert sum(1 for m in logged if re.match(rf"\d+ of {total} (OK created|PASS) ", m)) == total
     for source in SOURCES:  # the five per-file loads share the run's load id
         load_ids = rows(warehouse, f"select distinct _load_id as id from raw.{source.name}")
         assert [r["id"] for r in load_ids] == [run["load_id"]]

@@ -63,3 +63,10 @@ def test_a_failing_dbt_test_fails_the_run_before_publish(
     assert (run["trigger"], run["status"], run["tests_failed"]) == ("airflow", "failed", 1)
     assert PLANTED_TEST in run["error"] and run["finished_at"] is not None
     assert not Path(env["ELT_REPORTS_DIR"]).exists()  # nothing exported from a failed build
+    # The run's log (GET /runs/{id}/log) has dbt's failure line and the failed task's.
+    logged = rows(
+        built.warehouse, f"select level, message from audit.run_logs where run_id = '{run['run_id']}' order by line_no"
+    )
+    errors = [r["message"] for r in logged if r["level"] == "error"]
+    assert f"Failure in test {PLANTED_TEST} (tests/{PLANTED_TEST}.sql)" in errors
+    assert any(m.startswith("elt: task dbt.dbt_producer_watcher failed: ") for m in errors)
