@@ -37,6 +37,11 @@ class ApiConfig:
         """ELT_API_SESSION_SECRET: mixed into the key that signs login sessions (api.routes.session)."""
         return self.settings.api_session_secret
 
+    @property
+    def airflow_url(self) -> str:
+        """ELT_AIRFLOW_URL: the Airflow UI the dashboard links to (empty: no link)."""
+        return self.settings.airflow_url
+
     @classmethod
     def from_env(
         cls, target: str | None = None, dev: bool = False, environ: Mapping[str, str] | None = None

@@ -21,6 +21,7 @@ from api.deps import require_api_key, require_login
 from api.launcher import RunLauncher
 from api.read_cache import ReadCache
 from api.routes import (
+    api_docs,
     artifacts,
     dbt_docs,
     gx_docs,
@@ -35,6 +36,8 @@ from api.routes import (
 )
 from api.schemas import ErrorBody
 from api.server import add_edge_guards
+from api.ui import pages as dashboard_pages
+from api.ui import public as dashboard_public
 from core.errors import WarehouseBusy, WarehouseError, first_line
 
 DESCRIPTION = """
@@ -44,7 +47,8 @@ contract of the retail ELT warehouse.
 
 Every route but `/health`, `/login`, `/logout` and the OpenAPI docs (`/docs`, `/redoc`, `/openapi.json`)
 needs the `X-API-Key` header, or the session cookie a browser gets by logging in at `/login` with the key
-(how the dbt docs `/dbt-docs/` and the Data Docs `/gx-docs/` are opened in a browser). `/health` says only
+(how the dashboard `/ui/`, the dbt docs `/dbt-docs/` and the Data Docs `/gx-docs/` are opened in a browser;
+`/` leads to the dashboard, whose stylesheet and script under `/ui/static/` are public). `/health` says only
 whether the warehouse answers; `/health/details` (keyed) says more.
 """
 
@@ -60,7 +64,14 @@ def create_app(settings: ApiConfig | None = None) -> FastAPI:
         yield
         reader.close()
 
-    app = FastAPI(title="Retail ELT warehouse API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Retail ELT warehouse API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: api_docs, with local assets instead of a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.reader = reader
     app.state.artifacts = ArtifactStore(settings.dbt_target_path)
@@ -74,6 +85,7 @@ def create_app(settings: ApiConfig | None = None) -> FastAPI:
     unavailable = {503: {"model": ErrorBody, "description": "warehouse unreachable, not built yet, or being written"}}
     unauthorized = {401: {"model": ErrorBody, "description": "missing or wrong X-API-Key, and no login session"}}
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(session.router)
     for module in (dbt_docs, gx_docs):  # pages a browser opens: without key or session it is sent to /login
         app.include_router(
@@ -81,6 +93,8 @@ def create_app(settings: ApiConfig | None = None) -> FastAPI:
             dependencies=[Depends(require_login)],
             responses={**unauthorized, 303: {"description": "a browser without key or session: to /login"}},
         )
+    app.include_router(dashboard_public)  # GET / (to /ui/) and the dashboard's stylesheet and script: no data
+    app.include_router(dashboard_pages, dependencies=[Depends(require_login)], include_in_schema=False)
     for module in (runs, models, tests, sources, reports, rejected, artifacts):
         app.include_router(
             module.router,

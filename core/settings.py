@@ -76,11 +76,20 @@ class Settings(BaseSettings):
     # Airflow (orchestration/dags/elt_pipeline.py)
     cosmos_mode: Literal["watcher", "local"] = _var("ELT_COSMOS_MODE", default="watcher")
     airflow_retries: int = _var("ELT_AIRFLOW_RETRIES", default=2, ge=0)
+    airflow_url: str = _var("ELT_AIRFLOW_URL", default="")  # the Airflow UI the dashboard links to (empty: none)
 
     @field_validator("target", "cosmos_mode", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("airflow_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        """An http(s) URL or empty: it becomes a link on the dashboard (no `javascript:` or other scheme)."""
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,5 +1,5 @@
-"""GET and POST /login, POST /logout: a browser's session, for the pages a browser opens (the dbt docs site
-and the Data Docs), which cannot send the X-API-Key header.
+"""GET and POST /login, POST /logout: a browser's session, for the pages a browser opens (the dashboard at
+/ui/, the dbt docs site and the Data Docs), which cannot send the X-API-Key header.
 
 POST /login with the key sets a cookie signed with itsdangerous (HMAC-SHA256 over a random session id and
 the time of the login): HttpOnly, SameSite=Lax, Secure when the request came over https, valid for
@@ -29,13 +29,14 @@ from api.deps import key_matches
 router = APIRouter(tags=["session"])
 
 COOKIE = "elt_session"
-LANDING = "/dbt-docs/"  # where a login without a (local) `next` leads
+LANDING = "/ui/"  # where a login without a (local) `next` leads: the dashboard
 FORM_LIMIT = 4096  # bytes of a login form; a longer body is refused unread
 SALT_LABEL = b"retail-elt api session v1"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none';"
+        " base-uri 'none'"
     ),
 }
 
@@ -92,7 +93,8 @@ def local_path(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_form(next_path: Annotated[str | None, Query(alias="next")] = None) -> HTMLResponse:
-    """The login form (no script, nothing from another server); `next` is where a login leads."""
+    """The login form (no script, nothing from another server; the dashboard's stylesheet); `next` is where
+    a login leads (default: the dashboard)."""
     return _form(local_path(next_path))
 
 
@@ -100,16 +102,10 @@ def login_form(next_path: Annotated[str | None, Query(alias="next")] = None) -> 
 async def login(request: Request) -> Response:
     """303 to the form's `next` (a local path) with the session cookie if its `key` is ELT_API_KEY; else 401
     and the form again. A form over FORM_LIMIT bytes is 413."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_LIMIT:
-            return PlainTextResponse("login form too large", status.HTTP_413_CONTENT_TOO_LARGE)
-    try:
-        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
-    except ValueError:
-        fields = {}
-    key, next_path = (fields.get(name, [""])[0] for name in ("key", "next"))
+    fields = await read_form(request)
+    if fields is None:
+        return PlainTextResponse("login form too large", status.HTTP_413_CONTENT_TOO_LARGE)
+    key, next_path = (fields.get(name, "") for name in ("key", "next"))
     target = local_path(next_path)
     if not key_matches(request, key):
         return _form(target, error="wrong key", status_code=status.HTTP_401_UNAUTHORIZED)
@@ -127,6 +123,21 @@ async def login(request: Request) -> Response:
     return response
 
 
+async def read_form(request: Request, limit: int = FORM_LIMIT, max_fields: int = 4) -> dict[str, str] | None:
+    """The fields of a urlencoded form body (the first value of each name; too many fields: none), or None
+    when the body is over `limit` bytes (read no further than that)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields)
+    except ValueError:
+        fields = {}
+    return {name: values[0] for name, values in fields.items()}
+
+
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request) -> RedirectResponse:
     """Deletes the session cookie; 303 to the login form."""
@@ -140,11 +151,9 @@ def _form(next_path: str, error: str = "", status_code: int = status.HTTP_200_OK
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Log in: retail ELT warehouse</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:16px system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}
-input{{display:block;width:100%;margin:.5rem 0 1rem;padding:.4rem;box-sizing:border-box}}
-.error{{color:#b00020}}</style></head>
-<body><h1>Retail ELT warehouse</h1>
-<p>The dbt docs and the data contract docs need the API key (ELT_API_KEY).</p>{message}
+<link rel="stylesheet" href="/ui/static/ui.css"><link rel="icon" href="/ui/static/favicon.svg"></head>
+<body class="login"><h1>Retail ELT warehouse</h1>
+<p>The dashboard, the dbt docs and the data contract docs need the API key (ELT_API_KEY).</p>{message}
 <form method="post" action="/login">
 <label for="key">API key</label><input id="key" name="key" type="password" autocomplete="current-password" required>
 <input type="hidden" name="next" value="{html.escape(next_path, quote=True)}">

@@ -44,8 +44,11 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("GET", "/openapi.json"),
+    ("GET", "/docs/assets/{name}"),  # Swagger UI's and ReDoc's scripts and styles, from installed packages
+    ("GET", "/"),  # a redirect to the dashboard
+    ("GET", "/ui/static/{file}"),  # the dashboard's stylesheet, script and icon
 }
-BROWSER_PAGES = ("/dbt-docs", "/gx-docs")  # without key or session, a browser is sent to /login
+BROWSER_PAGES = ("/dbt-docs", "/gx-docs", "/ui/")  # without key or session, a browser is sent to /login
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 PLANTED = "SSN 123-45-6781"  # a raw value a failing expectation shows verbatim on its Data Docs page
 SESSION_HOURS = 8
@@ -69,7 +72,8 @@ def test_every_route_needs_the_key_or_a_session_but_the_public_few(client: TestC
     routes = every_route(client)
     assert set(routes) >= PUBLIC, "a public route listed here no longer exists"
     keyed = [(method, path) for method, path in routes if (method, path) not in PUBLIC]
-    assert len(keyed) == 23  # the resource routes, the two docs sites, /health/details: look here on a change
+    # The resource routes, the two docs sites, the dashboard's pages, /health/details: look here on a change.
+    assert len(keyed) == 31
     for method, path in keyed:
         url = concrete(path)
         for headers in ({}, {"X-API-Key": "not-the-key"}, {"X-API-Key": API_KEY + "x"}, {"Cookie": "elt_session=x"}):
@@ -84,7 +88,7 @@ def test_every_route_needs_the_key_or_a_session_but_the_public_few(client: TestC
         else:  # an API route: a browser without the key gets the same 401 as any client
             assert as_browser.status_code == 401, f"{method} {url}: {as_browser.status_code}"
     for method, path in PUBLIC:  # answered, never refused for want of the key
-        answer = client.request(method, path, headers={"Accept": "application/json"})
+        answer = client.request(method, path, headers={"Accept": "application/json"}, follow_redirects=False)
         assert "www-authenticate" not in answer.headers and answer.status_code < 500, (method, path)
 
 
@@ -264,6 +268,6 @@ def test_login_session_and_logout_over_real_http(built: BuiltApi) -> None:
 
         for elsewhere in ("https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", ""):
             moved = http.post("/login", data={"key": API_KEY, "next": elsewhere})
-            assert moved.status_code == 303 and moved.headers["location"] == "/dbt-docs/", elsewhere
+            assert moved.status_code == 303 and moved.headers["location"] == "/ui/", elsewhere
         deep = "/gx-docs/validations/raw_sales/x.html?a=1"
         assert http.post("/login", data={"key": API_KEY, "next": deep}).headers["location"] == deep
