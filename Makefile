@@ -50,7 +50,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## every benchmark (load, pipeline at scale 1/10/30, API under load, DAG parse) -> bench/RESULTS.md
+bench: setup  ## every benchmark (load, pipeline at scale 1/10/30, API under load, DAG parse, dashboard pages) -> bench/RESULTS.md
 	$(BIN)/python bench/results.py
 
 api: setup  ## the REST API on http://127.0.0.1:8000 (OpenAPI UI /docs); without ELT_API_KEY a dev key is printed

@@ -5,10 +5,11 @@
   api        bench/api.py: 10 and 50 clients for 20 s each against a live `elt serve` (2 workers), DuckDB
              and Postgres in turn, with the API goals checked
   dag        bench/dag_parse.py: parse time of the Airflow DAG
+  dashboard  bench/dashboard.py: server time of every dashboard page at scale 1, DuckDB and Postgres
 Each writes JSON into bench/out/; RESULTS.md is rendered from those files, with the optimisations kept in
 bench/optimisations.md (measured before/after, written by hand) and the machine it ran on. A section whose
 JSON is not in bench/out/ is kept as RESULTS.md has it, so `--only api` re-measures the API section alone.
-Usage: python bench/results.py [--only load pipeline api dag] [--render-only] [--quick]
+Usage: python bench/results.py [--only load pipeline api dag dashboard] [--render-only] [--quick]
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ COMMANDS = {
     "api": ["api.py", "--targets", "duckdb", "postgres", "--clients", *map(str, API_CLIENTS)]
     + ["--seconds", str(API_SECONDS), "--workers", "2"],
     "dag": ["dag_parse.py"],
+    "dashboard": ["dashboard.py", "--targets", "duckdb", "postgres"],
 }
 QUICK = {  # a smoke run of the whole chain (small scales, short loads): not for RESULTS.md figures
     "load": ["load.py", "--scales", "1", "--repeat", "1", "--skip-pandas"],
     "pipeline": ["pipeline.py", "--scales", "1"],
     "api": ["api.py", "--targets", "duckdb", "--clients", "5", "--seconds", "2", "--workers", "1"],
     "dag": ["dag_parse.py", "--modes", "watcher"],
+    "dashboard": ["dashboard.py", "--targets", "duckdb", "--repeat", "3", "--warmup", "1"],
 }
 
 
@@ -108,6 +111,7 @@ SECTIONS = {  # benchmark -> the start of its section's heading in RESULTS.md
     "pipeline": "## Pipeline:",
     "api": "## API under load",
     "dag": "## Airflow DAG parse time",
+    "dashboard": "## Dashboard pages",
 }
 
 
@@ -148,7 +152,13 @@ def render(durations: dict[str, float], previous: str = "") -> str:
         again = ", ".join(sorted(durations))
         parts += [*old_header, "", f"Sections re-measured alone since: {again} (each says when).", ""]
     kept = previous_sections(previous)
-    renderers = {"load": _load_section, "pipeline": _pipeline_section, "api": _api_section, "dag": _dag_section}
+    renderers = {
+        "load": _load_section,
+        "pipeline": _pipeline_section,
+        "api": _api_section,
+        "dag": _dag_section,
+        "dashboard": _dashboard_section,
+    }
     for name, section in renderers.items():
         data = _load(name)
         parts += section(data) if data else kept.get(name, [])
@@ -288,6 +298,27 @@ def _dag_section(data: dict | None) -> list[str]:
     for r in data["results"]:
         lines.append(f"| {r['target']} | {r['mode']} | {r['tasks']} | {r['cold']:.2f} | {r['warm']:.2f} |")
     return lines + ["", f"Goal: < {data['goal']:.0f} s cold.", ""]
+
+
+def _dashboard_section(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    lines = [
+        f"## Dashboard pages (measured {data['measured_at']})",
+        "",
+        f"Server time of each page over HTTP, {data['repeat']} requests each after a warm-up, scale 1.",
+        "",
+        "| page | target | KiB | first ms | p50 ms | p95 ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        lines.append(
+            f"| {r['page']} | {r['target']} | {r['bytes'] / 1024:.0f} | {r['first_ms']:.1f} | {r['p50_ms']:.1f}"
+            f" | {r['p95_ms']:.1f} |"
+        )
+    slow = [r for r in data["results"] if r["p95_ms"] >= data["goal_ms"]]
+    verdict = "met" if not slow else "missed by " + ", ".join(f"{r['page']} ({r['target']})" for r in slow)
+    return lines + ["", f"Goal: every page p95 < {data['goal_ms']:g} ms: {verdict}.", ""]
 
 
 def main() -> None:
