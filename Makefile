@@ -53,7 +53,7 @@ format: setup
 bench: setup  ## every benchmark (load, pipeline at scale 1/10/30, API under load, DAG parse, dashboard pages) -> bench/RESULTS.md
 	$(BIN)/python bench/results.py
 
-api: setup  ## the REST API on http://127.0.0.1:8000 (OpenAPI UI /docs); without ELT_API_KEY a dev key is printed
+api: setup  ## the REST API and dashboard on http://127.0.0.1:8000 (dashboard /, OpenAPI UI /docs); without ELT_API_KEY a dev key is printed
 	$(BIN)/elt serve --target $(TARGET) $(if $(ELT_API_KEY),,--dev)
 
 airflow: setup  ## Airflow UI with the elt_pipeline DAG on http://localhost:8080 (user admin); Ctrl-C stops it

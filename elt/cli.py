@@ -122,7 +122,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     limits = HttpLimits(**{name: value for name, value in given.items() if value is not None})  # else the default
     if config.generated_key:
         print(f"dev mode: X-API-Key for this server is {config.api_key}", flush=True)
-    sites = "OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/"
+    sites = "dashboard /ui/, OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/"
     print(f"API on http://{args.host}:{args.port}  ({sites})", flush=True)
     if args.workers == 1:
         serve(create_app(config), host=args.host, port=args.port, limits=limits)

@@ -19,10 +19,19 @@ NODE_COLUMNS = (
 )
 
 
+def audit_tables(conn: Connection) -> set[str]:
+    """The audit tables that exist (`runs`, `node_results`, `run_logs`, ...): none before the first run."""
+    rows = conn.execute("select table_name from information_schema.tables where table_schema = 'audit'")
+    return {name for (name,) in rows}
+
+
 def runs_page(
     conn: Connection, *, status: str | None, trigger: str | None, limit: int, offset: int
 ) -> tuple[list[RunSummary], int]:
-    """One page of the runs with this `status` and `trigger` (None: any), newest first, and how many match."""
+    """One page of the runs with this `status` and `trigger` (None: any), newest first, and how many match
+    (none in a warehouse nothing ran on yet)."""
+    if "runs" not in audit_tables(conn):
+        return [], 0
     where, params = where_equal(status=status, trigger=trigger)
     total = conn.scalar(f"select count(*) from audit.runs{where}", params)
     rows = fetch_dicts(
@@ -34,7 +43,10 @@ def runs_page(
 
 
 def run_detail(conn: Connection, run_id: str) -> RunDetail | None:
-    """The run with its seconds per step (the steps that ran), or None when audit.runs has no such run."""
+    """The run with its seconds per step (the steps that ran), or None when audit.runs has no such run (or
+    no audit.runs yet: nothing ran)."""
+    if "runs" not in audit_tables(conn):
+        return None
     rows = fetch_dicts(conn, f"select {DETAIL_COLUMNS} from audit.runs where run_id = ?", (run_id,))
     if not rows:
         return None
@@ -44,7 +56,9 @@ def run_detail(conn: Connection, run_id: str) -> RunDetail | None:
 
 
 def run_exists(conn: Connection, run_id: str) -> bool:
-    """True when audit.runs has the run."""
+    """True when audit.runs has the run (False before anything ran)."""
+    if "runs" not in audit_tables(conn):
+        return False
     return bool(conn.scalar("select count(*) from audit.runs where run_id = ?", (run_id,)))
 
 
@@ -83,12 +97,8 @@ def run_log(conn: Connection, run_id: str, tail: int | None) -> list[str] | None
     [] for a run whose log is empty so far (stored after each step; a warehouse built before audit.run_logs
     existed has none); None when audit.runs has no such run (or no audit.runs yet: nothing ran).
     """
-    tables = conn.execute(
-        "select table_name from information_schema.tables"
-        " where table_schema = 'audit' and table_name in ('runs', 'run_logs')"
-    )
-    found = {name for (name,) in tables}
-    if "runs" not in found or not run_exists(conn, run_id):
+    found = audit_tables(conn)
+    if "runs" not in found or not conn.scalar("select count(*) from audit.runs where run_id = ?", (run_id,)):
         return None
     if "run_logs" not in found:
         return []

@@ -133,7 +133,12 @@ def report_csv(
     """
     columns, query = _checked_query(conn, cache, known, name, shape)
     spool, size = _spooled_csv([c.name for c in columns], report_rows(conn, name, known, query))
-    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"', "Content-Length": str(size)}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}.csv"',
+        "Content-Length": str(size),
+        "Cache-Control": "no-store",  # customer data: no cache keeps a copy
+        "X-Content-Type-Options": "nosniff",
+    }
     return StreamingResponse(
         _chunks(spool),
         media_type="text/csv; charset=utf-8",

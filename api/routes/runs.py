@@ -106,7 +106,8 @@ def get_run_log(
         if launched is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id}")
         lines = []
-    return PlainTextResponse("".join(f"{line}\n" for line in lines))
+    private = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}  # a run's data, kept nowhere
+    return PlainTextResponse("".join(f"{line}\n" for line in lines), headers=private)
 
 
 @router.post(

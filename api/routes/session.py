@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import html
 import secrets
 from typing import Annotated
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, TimestampSigner
+from itsdangerous import BadSignature, Signer, TimestampSigner
 
 from api.config import ApiConfig
 from api.deps import key_matches
@@ -74,6 +75,37 @@ def signing_key(api_key: str, session_secret: str) -> bytes:
     0.1 s (once per process and key), so a leaked cookie is no cheap way to test guesses of a weak key."""
     salt = session_secret.encode("utf-8", "surrogateescape") or SALT_LABEL
     return hashlib.scrypt(api_key.encode("utf-8", "surrogateescape"), salt=salt, n=2**14, r=8, p=1, dklen=32)
+
+
+CSRF_FIELD = "csrf_token"  # the hidden field of every form of a session that changes something
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of this request's session, for the forms its pages show (logout, starting a build); ''
+    without a session cookie.
+
+    The token is the HMAC-SHA256 (itsdangerous) of the session cookie under the sessions' signing key with a
+    salt of its own: only this server can make one, it is good for one session only (a new login, a new
+    token), and nothing is kept on the server. Another site can make a browser send the cookie (were
+    SameSite=Lax not enough) but cannot read the token off a page.
+    """
+    cookie = request.cookies.get(COOKIE)
+    return _csrf_signer(request).get_signature(cookie).decode() if cookie else ""
+
+
+def csrf_valid(request: Request, sent: str | None) -> bool:
+    """True if `sent` is the token of the valid session cookie this request carries (constant-time compare)."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie or not sent or not request.app.state.sessions.valid(cookie):
+        return False
+    expected = _csrf_signer(request).get_signature(cookie)
+    return hmac.compare_digest(expected, sent.encode("utf-8", "surrogateescape"))
+
+
+def _csrf_signer(request: Request) -> Signer:
+    settings: ApiConfig = request.app.state.settings
+    key = signing_key(settings.api_key, settings.session_secret)
+    return Signer(key, salt="elt-ui-csrf", digest_method=hashlib.sha256)
 
 
 def local_path(target: str | None) -> str:
@@ -139,8 +171,12 @@ async def read_form(request: Request, limit: int = FORM_LIMIT, max_fields: int =
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request) -> RedirectResponse:
-    """Deletes the session cookie; 303 to the login form."""
+async def logout(request: Request) -> Response:
+    """Deletes the session cookie; 303 to the login form. A valid session logs out only with its CSRF token
+    (the dashboard's logout button sends it), so another site cannot end it: 403 without."""
+    fields = await read_form(request)
+    if request.app.state.sessions.in_request(request) and not csrf_valid(request, (fields or {}).get(CSRF_FIELD)):
+        return PlainTextResponse("logout needs the session's CSRF token: use the dashboard's button", 403)
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER, headers={"Cache-Control": "no-store"})
     response.delete_cookie(COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="lax")
     return response

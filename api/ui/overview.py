@@ -31,20 +31,22 @@ SCORECARD = "data_quality_scorecard"
 def overview(request: Request, artifacts: Artifacts, conn: Conn) -> HTMLResponse:
     """The overview page."""
     runs, total_runs = runs_page(conn, status=None, trigger=None, limit=LAST_RUNS, offset=0)
-    history = queries.run_history(conn, CHARTED_RUNS)
-    known = reports.manifest_reports(artifacts)
-    scorecard = queries.scorecard(conn) if SCORECARD in known else None
-    try:
-        freshness = sources.list_sources(artifacts, conn, Pagination(1, 500)).items
-    except ArtifactMissing:  # no build yet: no manifest, no sources
-        freshness = []
+    ran = total_runs > 0  # else a warehouse nothing ran on yet: no audit tables, the page says how to start
+    known, freshness = set(), []
+    if ran:
+        try:
+            known = reports.manifest_reports(artifacts)
+            freshness = sources.list_sources(artifacts, conn, Pagination(1, 500)).items
+        except ArtifactMissing:  # no build yet: no manifest, no reports, no sources
+            pass
+    scorecard = queries.scorecard(conn) if ran and SCORECARD in known else None
     return render(
         request,
         "overview.html",
         runs=runs,
         total_runs=total_runs,
-        charts=_run_charts(history),
-        tested=queries.latest_tested_run(conn),
+        charts=_run_charts(queries.run_history(conn, CHARTED_RUNS) if ran else []),
+        tested=queries.latest_tested_run(conn) if ran else None,
         scorecard=scorecard,
         sources=freshness,
     )

@@ -25,9 +25,9 @@ from api.deps import get_launcher, get_reader
 from api.launcher import RunLauncher
 from api.queries import runs as run_queries
 from api.routes import runs
-from api.routes.session import read_form
+from api.routes.session import CSRF_FIELD, csrf_valid, read_form
 from api.schemas import NodeRunResult, RunDetail, RunRequest
-from api.ui import charts, csrf
+from api.ui import charts
 from api.ui.formatting import seconds
 from api.ui.routing import PageRoute, error_page
 from api.ui.templating import render
@@ -56,7 +56,7 @@ async def start_build(request: Request, launcher: Launcher) -> Response:
     fields = await read_form(request, max_fields=8)
     if fields is None:
         return error_page(request, status.HTTP_413_CONTENT_TOO_LARGE, "the form is too large")
-    if not csrf.valid(request, fields.get(csrf.FIELD)):
+    if not csrf_valid(request, fields.get(CSRF_FIELD)):
         message = "this form did not come from your session of the dashboard: open it again and resubmit"
         return error_page(request, status.HTTP_403_FORBIDDEN, message)
     select_text = fields.get("select", "")

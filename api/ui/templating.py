@@ -17,7 +17,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api.ui import csrf
+from api.routes.session import CSRF_FIELD, csrf_token
 from api.ui.formatting import compact, number, seconds, when
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -67,8 +67,8 @@ def render(
     page = _env.get_template(template).render(
         target=settings.warehouse.target,
         airflow_url=settings.airflow_url,
-        csrf_field=csrf.FIELD,
-        csrf_token=csrf.token(request),
+        csrf_field=CSRF_FIELD,
+        csrf_token=csrf_token(request),
         current_path=request.url.path,
         **context,
     )

@@ -259,7 +259,11 @@ def test_login_session_and_logout_over_real_http(built: BuiltApi) -> None:
         assert http.get("/runs", params={"trigger": "cli"}).json()["total"] == 1  # an API route takes it too
         assert http.get("/runs", headers={"X-API-Key": "wrong"}).status_code == 401  # a wrong key is not overruled
 
-        logout = http.post("/logout")  # ends the browser's session (a copy of its cookie lives to its Max-Age)
+        # Another site cannot log the browser out: a valid session ends only with its CSRF token.
+        assert http.post("/logout").status_code == 403 and http.get("/runs").status_code == 200
+        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/ui/", headers=HTML).text).group(1)
+        assert http.post("/logout", data={"csrf_token": "forged"}).status_code == 403
+        logout = http.post("/logout", data={"csrf_token": token})  # ends the session (a copy of its cookie lives on)
         assert logout.status_code == 303 and logout.headers["location"] == "/login"
         assert 'elt_session=""' in logout.headers["set-cookie"] and "Max-Age=0" in logout.headers["set-cookie"]
         assert not http.cookies

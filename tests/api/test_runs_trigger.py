@@ -180,3 +180,19 @@ def test_elt_serve_refuses_without_a_key_and_serves_with_dev(built: BuiltApi) ->
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
+
+
+def test_a_warehouse_nothing_ran_on_has_no_runs_and_the_dashboard_says_how_to_start(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    settings = ApiConfig(api_key=API_KEY, warehouse=warehouse, dbt_target_path=tmp_path / "target" / warehouse.target)
+    with TestClient(create_app(settings)) as client:  # a new, empty warehouse: no audit tables yet
+        if warehouse.target == "duckdb":
+            warehouse.connect().close()  # the file exists, empty (a missing file is `unreachable`: 503)
+        runs = client.get("/runs", headers=KEY)
+        assert runs.status_code == 200 and (runs.json()["items"], runs.json()["total"]) == ([], 0)
+        for path in ("/runs/x", "/runs/x/nodes", "/runs/x/log"):
+            missing = client.get(path, headers=KEY)
+            assert missing.status_code == 404 and missing.json() == {"detail": "no run x"}, (path, missing.text)
+        overview = client.get("/ui/", headers={**KEY, "Accept": "text/html"})
+        assert overview.status_code == 200 and "No run yet" in overview.text, overview.text[-2000:]
