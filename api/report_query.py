@@ -389,3 +389,12 @@ def _refused(column: CatalogColumn, text: str, what: str) -> QueryError:
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def text_value(value: Any) -> str:
+    """A report value as text: the one rule of GET /reports/{name}.csv and of the dashboard's tables, so the
+    two read the same. '' for NULL, else str() of the value as the warehouse returned it: a decimal keeps its
+    scale (`2109.60`, `0.0030`: the warehouse's Decimal, not the API's JSON float), an integer has no
+    separators (`15266`), a date is `2025-03-01`, a timestamp `2025-03-01 14:05:09` (and its offset, `+00:00`,
+    if it has one), a double its shortest repr (`0.1`), a boolean `True`/`False`."""
+    return "" if value is None else str(value)

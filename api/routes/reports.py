@@ -24,7 +24,7 @@ from api.artifacts import Artifact
 from api.deps import Artifacts, Cache, Conn, Paging
 from api.queries.reports import report_page, report_rows, row_count
 from api.read_cache import ReadCache, ReportsState, reports_state
-from api.report_query import CatalogColumn, QueryError, ReportQuery, build_query, report_columns
+from api.report_query import CatalogColumn, QueryError, ReportQuery, build_query, report_columns, text_value
 from api.schemas import ErrorBody, Page, ReportColumn, ReportInfo
 from core.dbt_project import reports
 from core.warehouse import Connection
@@ -131,7 +131,7 @@ def report_csv(
     client that reads slowly, stalls or disconnects holds a temporary file, no DuckDB reader slot and no
     Postgres connection (api.deps.Conn lets it go when the handler returns).
     """
-    columns, query = _checked_query(conn, cache, known, name, shape)
+    columns, query = checked_query(conn, cache, known, name, shape)
     spool, size = _spooled_csv([c.name for c in columns], report_rows(conn, name, known, query))
     headers = {
         "Content-Disposition": f'attachment; filename="{name}.csv"',
@@ -156,7 +156,7 @@ def _spooled_csv(header: list[str], batches: Iterable[list[tuple]]) -> tuple[tem
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
         for batch in batches:
-            writer.writerows([[_csv_value(v) for v in row] for row in batch])
+            writer.writerows([[text_value(v) for v in row] for row in batch])
             spool.write(buffer.getvalue().encode())
             buffer.seek(0)
             buffer.truncate()
@@ -186,7 +186,7 @@ def read_report(
 ) -> Page[dict[str, Any]]:
     """One page of a report: `sort` and `filter` on its columns only; `total` counts every matching row."""
     state = reports_state(conn, known)
-    _, query = _checked_query(conn, cache, known, name, shape, state)
+    _, query = checked_query(conn, cache, known, name, shape, state)
 
     def read() -> Page[dict[str, Any]]:
         items, total = report_page(conn, name, known, query, paging.page_size, paging.offset)
@@ -196,7 +196,7 @@ def read_report(
     return cache.get_or_compute(state.rows_key(name), key, read, weight=lambda page: len(page.items))
 
 
-def _checked_query(
+def checked_query(
     conn: Connection,
     cache: ReadCache,
     known: ReportKeys,
@@ -217,7 +217,3 @@ def _checked_query(
         return columns, build_query(known[name], columns, shape.sort, shape.filters)
     except QueryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-
-
-def _csv_value(value: Any) -> Any:
-    return "" if value is None else value

@@ -1,4 +1,5 @@
-"""How the dashboard writes numbers, durations and times (Jinja filters, and the charts' labels)."""
+"""How the dashboard writes numbers, durations and times (Jinja filters, and the charts' labels), and the cells of
+a report table (as the report's CSV download writes them)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,13 @@
 the raw record as it was in the file.
 
 The counts per source and reason link to the filtered list; the list is read through the route of
-GET /rejected (api.routes.rejected.list_rejected: the same filters, order and pages).
+GET /rejected (api.routes.rejected.list_rejected: the same filters, order and pages). A page past the end
+holds no records (200, as in the API) and links to the last page.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from typing import Annotated, get_args
 
@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import Conn, Paging
 from api.queries import dashboard as queries
 from api.routes import rejected
+from api.ui.pager import pager
 from api.ui.routing import PageRoute
 from api.ui.templating import render, with_query
 
@@ -35,7 +36,6 @@ def quality(
     """Rejected records per source and reason, and one page of them (filter `source`, `reason`)."""
     page = rejected.list_rejected(conn, paging, source, reason or None)
     counts = queries.rejected_counts(conn)
-    pages = max(1, math.ceil(page.total / paging.page_size))
 
     def url(page_number: int | None = None, **chosen: str | None) -> str:
         picked = {"source": source, "reason": reason, **chosen}
@@ -50,13 +50,11 @@ def quality(
         total_rejected=sum(n for _, _, n in counts),
         records=[(record, _fields(record.raw_record)) for record in page.items],
         page=page,
-        pages=pages,
+        pager=pager(paging.page, paging.page_size, page.total, url),
         source=source,
         reason=reason,
         sources=list(get_args(rejected.Source)),
         reasons=sorted({r for _, r, _ in counts}),
-        previous_url=url(paging.page - 1) if paging.page > 1 else None,
-        next_url=url(paging.page + 1) if paging.page < pages else None,
         clear_url=url(source=None, reason=None),
     )
 

@@ -1,12 +1,14 @@
 """GET /ui/reports (every report of the served build) and GET /ui/reports/{name} (one report as a table that
 pages, sorts and filters, a CSV download of what the table selects, and a chart where one says more).
 
-The table is read through the route of GET /reports/{name} itself (api.routes.reports.read_report): the same
-manifest lookup of the name, the same whitelist of columns, operators and value grammars (api.report_query),
-the same cache. The page's URL carries the same `sort`, `filter`, `page` and `page_size` parameters, and the
+The table is read as GET /reports/{name} reads a page (api.routes.reports): the same manifest lookup of the
+name, the same whitelist of columns, operators and value grammars (api.report_query), the same query and cache.
+Only the values differ: the API sends a decimal as a JSON float (2109.6 for 2109.60), the table keeps the
+warehouse's own value and writes each cell as the CSV download writes it (api.report_query.text_value), so the two
+show the same text. The page's URL carries the same `sort`, `filter`, `page` and `page_size` parameters, and the
 download link is GET /reports/{name}.csv with the same `sort` and `filter` (the session cookie authenticates
 it). The filter form's three fields (`fcol`, `fop`, `fval`) are turned into one more `filter` and the page
-redirects to that URL.
+redirects to that URL. A page past the end holds no rows (200, as in the API) and links to the last page.
 
 Charts read the whole report (not the filtered rows), by fixed statements (api.queries.dashboard), and are cached
 with the report's pages (api.read_cache): daily revenue with its 7-day average, customers per segment, the
@@ -15,9 +17,8 @@ top products, revenue per m² by store, and the anomalous days on the revenue tr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -29,11 +30,12 @@ from api.deps import Artifacts, Cache, Conn, Pagination, Paging
 from api.queries import dashboard as queries
 from api.queries.reports import row_count
 from api.read_cache import reports_state
-from api.report_query import OPERATORS, CatalogColumn, report_columns
+from api.report_query import OPERATORS, CatalogColumn, report_columns, text_value
 from api.routes import reports
 from api.schemas import Page, ReportColumn, ReportInfo
 from api.ui import charts
 from api.ui.formatting import number
+from api.ui.pager import Pager, pager
 from api.ui.routing import PageRoute
 from api.ui.templating import render, with_query
 from core.warehouse import Connection
@@ -77,7 +79,7 @@ def report_page(
         return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     problem, page = None, None
     try:
-        page = reports.read_report(name, known, conn, cache, paging, shape)
+        page = _read_page(name, known, conn, cache, paging, shape)
     except HTTPException as exc:
         if exc.status_code != status.HTTP_422_UNPROCESSABLE_CONTENT:
             raise
@@ -91,6 +93,7 @@ def report_page(
         page=page,
         problem=problem,
         numeric={c.name for c in info.columns if CatalogColumn(c.name, c.data_type).kind in NUMERIC_KINDS},
+        cells=[[text_value(row[c.name]) for c in info.columns] for row in page.items] if page else [],
         sort_links=_sort_links(info, name, shape, paging),
         filters=[
             (text, _url(name, shape.sort, [f for i, f in enumerate(shape.filters) if i != n], 1, paging.page_size))
@@ -105,6 +108,26 @@ def report_page(
         sort=shape.sort or "",
         page_size=paging.page_size,
     )
+
+
+def _read_page(
+    name: str, known: reports.ReportKeys, conn: Connection, cache: Cache, paging: Pagination, shape: reports.RowShape
+) -> Page[dict[str, Any]]:
+    """One page of report `name` as GET /reports/{name} reads it (the manifest lookup, the checks of `sort` and
+    `filter`, the query: 404 or 422 as HTTPException), cached like it, but holding the warehouse's own values
+    (column -> Decimal at its scale, int, date, datetime, str, None) rather than JSON-safe ones; `total` counts
+    every matching row."""
+    state = reports_state(conn, known)
+    _, query = reports.checked_query(conn, cache, known, name, shape, state)
+
+    def read() -> Page[dict[str, Any]]:
+        total = conn.scalar(query.count_sql(name), query.params)
+        columns, rows = conn.fetch(query.page_sql(name), (*query.params, paging.page_size, paging.offset))
+        items = [dict(zip(columns, row, strict=True)) for row in rows]
+        return Page(items=items, page=paging.page, page_size=paging.page_size, total=int(total))
+
+    key = ("ui-page", name, query.where, query.params, query.order_by, paging.page, paging.page_size)
+    return cache.get_or_compute(state.rows_key(name), key, read, weight=lambda page: len(page.items))
 
 
 def _report_info(
@@ -159,26 +182,11 @@ def _sort_links(info: ReportInfo, name: str, shape: reports.RowShape, paging: Pa
     return links
 
 
-def _pager(name: str, shape: reports.RowShape, paging: Pagination, total: int) -> dict[str, object]:
-    """Where the page stands (rows first..last of total, page n of pages) and the links around it."""
-    pages = max(1, math.ceil(total / paging.page_size))
-
-    def link(page: int) -> str | None:
-        if page < 1 or page > pages or page == paging.page:
-            return None
-        return _url(name, shape.sort, shape.filters, page, paging.page_size)
-
-    return {
-        "first_row": min(total, paging.offset + 1),
-        "last_row": min(total, paging.offset + paging.page_size),
-        "total": total,
-        "page": paging.page,
-        "pages": pages,
-        "first": link(1),
-        "previous": link(paging.page - 1),
-        "next": link(paging.page + 1),
-        "last": link(pages),
-    }
+def _pager(name: str, shape: reports.RowShape, paging: Pagination, total: int) -> Pager:
+    """Where the page stands among the `total` matching rows, and the links to the pages around it."""
+    return pager(
+        paging.page, paging.page_size, total, lambda n: _url(name, shape.sort, shape.filters, n, paging.page_size)
+    )
 
 
 def _charts(conn: Connection, cache: Cache, known: reports.ReportKeys, name: str) -> list[charts.Chart]:

@@ -11,10 +11,13 @@ must keep reading what they expect). Every page is written to test-artifacts/scr
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import httpx
@@ -24,7 +27,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from core.warehouse import Warehouse
 from tests.api.conftest import API_KEY, BuiltApi
 from tests.api.live import LiveServer, live_server
-from tests.browser.conftest import TIMEOUT_MS, log_in
+from tests.browser.conftest import TIMEOUT_MS, VIEWPORT, log_in
 from tests.conftest import PerTarget
 from tests.reports_contract import REPORTS
 
@@ -62,6 +65,24 @@ def table(page: Page, selector: str) -> list[list[str]]:
     return page.locator(f"{selector} tbody tr").evaluate_all(
         "rows => rows.map(row => Array.from(row.cells, cell => cell.textContent.trim()))"
     )
+
+
+def page_width(page: Page) -> int:
+    """How wide the page's content is, in CSS pixels (more than the viewport when something runs off it)."""
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def csv_of(page: Page, server: LiveServer) -> list[list[str]]:
+    """The rows (header first) of the CSV the page's download link (`#csv`) gives, fetched with the page's
+    session cookie."""
+    answer = page.request.get(f"{server.url}{page.locator('#csv').get_attribute('href')}")
+    assert answer.status == 200, answer.text()
+    return list(csv.reader(io.StringIO(answer.text(), newline="")))
+
+
+def column(rows: list[list[str]], header: list[str], name: str) -> list[str]:
+    """The cells of column `name` of `rows`."""
+    return [row[header.index(name)] for row in rows]
 
 
 def same_value(shown: str, other: object) -> bool:
@@ -138,6 +159,7 @@ def test_the_overview_after_logging_in_shows_the_last_run_then_logging_out_locks
     expect(page.locator("a[href='/dbt-docs/']").first).to_be_visible()
     expect(page.locator("a[href='/gx-docs/']").first).to_be_visible()
     expect(page.get_by_role("link", name="Airflow")).to_have_count(0)  # ELT_AIRFLOW_URL is not set here
+    assert page_width(page) <= VIEWPORT["width"], "the overview runs off a 1280 px window"
     page.screenshot(path=screenshots / f"overview-{target}.png", full_page=True)
 
     page.get_by_role("button", name="Log out").click()
@@ -240,14 +262,71 @@ def test_a_report_sorts_pages_filters_and_downloads_the_rows_it_shows(
         header_row, *csv_rows = list(csv.reader(f))
     assert header_row == columns
     assert len(csv_rows) == germany
-    assert same_rows(table(page, "#report-table"), csv_rows[:50])  # the table's page is the CSV's first rows
+    shown = table(page, "#report-table")
+    assert shown == csv_rows[:50]  # the table's page is the CSV's first rows, cell for cell as text
+    for decimal in ("revenue_usd", "avg_order_value_usd"):  # at the column's scale: 2109.60, not 2109.6
+        assert all(re.fullmatch(r"[0-9]+\.[0-9]{2}", cell) for cell in column(shown, columns, decimal)), decimal
     assert {row[columns.index("country")] for row in csv_rows} == {"Germany"}
 
     assert blocked_requests == [] and console_errors == []
 
+    page.locator("#fcol").select_option("revenue_usd")  # a filter no row matches: said so, no empty table
+    page.locator("#fop").select_option("lt")
+    page.locator("#fval").fill("0")
+    page.get_by_role("button", name="Add").click()
+    expect(page.locator("#no-rows")).to_have_text("No rows match the filters")
+    expect(page.locator("#total-rows")).to_have_text("0")
+    expect(page.locator("#report-table")).to_have_count(0)
+    expect(page.locator("#csv")).to_have_count(0)
+
     refused = page.goto(f"{live_api.url}/ui/reports/customer_summary?filter=orders:gt:many")  # as the API refuses it
     assert refused is not None and refused.status == 422
     expect(page.locator("#report-problem")).to_contain_text("orders")
+
+
+def test_a_report_table_shows_each_value_as_the_csv_writes_it_and_a_page_past_the_end_links_to_the_last(
+    target: str,
+    live_api: LiveServer,
+    offline_page: Page,
+    blocked_requests: list[str],
+    console_errors: list[str],
+    expected: dict,
+) -> None:
+    page = offline_page
+    orders, size = expected["sales"]["orders"], 500
+    pages = math.ceil(orders / size)
+    log_in(page, live_api, "/ui/reports")
+    beyond = page.goto(f"{live_api.url}/ui/reports/order_status?page=99999&page_size={size}")
+    assert beyond is not None and beyond.status == 200
+    expect(page.locator("#no-rows")).to_have_text("No rows on page 99,999")  # as the API: 200, no rows
+    expect(page.locator("#total-rows")).to_have_text(f"{orders:,}")
+    expect(page.locator("#report-table")).to_have_count(0)
+    expect(page.locator("#pager a[rel=prev]")).to_have_count(0)
+    expect(page.locator("#pager a[rel=next]")).to_have_count(0)
+
+    page.locator("#pager a[rel=last]").click()
+    expect(page).to_have_url(f"{live_api.url}/ui/reports/order_status?page={pages}&page_size={size}")
+    expect(page.locator("#first-row")).to_have_text(f"{(pages - 1) * size + 1:,}")
+    expect(page.locator("#last-row")).to_have_text(f"{orders:,}")
+    header_row, *csv_rows = csv_of(page, live_api)
+    assert len(csv_rows) == orders
+    assert sum(Decimal(v) for v in column(csv_rows, header_row, "revenue_usd")) == Decimal(
+        expected["sales"]["revenue_usd"]
+    )
+    shown = table(page, "#report-table")
+    assert shown == csv_rows[(pages - 1) * size :]  # every cell: decimals, integers, dates, text
+    assert all(re.fullmatch(r"[0-9]+\.[0-9]{2}", cell) for cell in column(shown, header_row, "revenue_usd"))
+
+    page.goto(f"{live_api.url}/ui/reports/data_quality_scorecard")  # decimals at scale 4 and 1, and timestamps
+    header_row, *csv_rows = csv_of(page, live_api)
+    shown = table(page, "#report-table")
+    assert shown == csv_rows
+    rates = dict(zip(column(shown, header_row, "source"), column(shown, header_row, "duplicate_rate"), strict=True))
+    for source, figures in expected["sources"].items():
+        rate = Decimal(figures["exact_duplicates"]) / Decimal(figures["raw_rows"])
+        assert rates[source] == str(rate.quantize(Decimal("0.0001"), ROUND_HALF_UP)), source  # 0.0000, not 0.0
+    assert page_width(page) <= VIEWPORT["width"]  # the wide table scrolls in its box
+    assert blocked_requests == [] and console_errors == []
 
 
 def test_the_report_charts_draw_every_point_the_warehouse_holds(
@@ -341,7 +420,18 @@ def test_rejected_records_are_browsable_by_source_and_reason_with_the_raw_record
     expect(records.first.locator("td").nth(1)).to_have_text(str(first["source_row"]))
     raw_fields = records.first.locator("dl.record dt").all_text_contents()
     assert raw_fields[0] == "customer_key" and len(raw_fields) == 12  # the file's twelve columns, as read
+    assert page_width(page) <= VIEWPORT["width"]
     page.screenshot(path=screenshots / f"quality-{target}.png", full_page=True)
+
+    beyond = page.goto(f"{live_api.url}/ui/quality?page=99999")  # as GET /rejected: 200, no records
+    assert beyond is not None and beyond.status == 200
+    expect(page.locator("#no-rows")).to_have_text("No records on page 99,999")
+    expect(page.locator("#rejected")).to_have_count(0)
+    expect(page.locator("#pager a[rel=prev]")).to_have_count(0)
+    pages = math.ceil(sum(rejected.values()) / 50)
+    page.locator("#pager a[rel=last]").click()
+    expect(page).to_have_url(f"{live_api.url}/ui/quality?page={pages}&page_size=50")
+    expect(page.locator("#rejected tbody tr")).to_have_count(sum(rejected.values()) - (pages - 1) * 50)
     assert blocked_requests == [] and console_errors == []
 
 
