@@ -7,7 +7,7 @@ filter come as a ReportQuery (api.report_query), whose values are bound.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from api.db import stream_rows
@@ -21,13 +21,19 @@ def row_count(conn: Connection, name: str, known: Collection[str]) -> int:
 
 
 def report_page(
-    conn: Connection, name: str, known: Collection[str], query: ReportQuery, limit: int, offset: int
+    conn: Connection,
+    name: str,
+    known: Collection[str],
+    query: ReportQuery,
+    limit: int,
+    offset: int,
+    value: Callable[[Any], Any] = json_safe,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the rows of report `name` that match `query`, in its order, as JSON-safe dicts (column ->
-    value), and how many rows match."""
+    """One page of the rows of report `name` that match `query`, in its order, as dicts (column -> `value` of
+    the warehouse's value: JSON-safe by default), and how many rows match."""
     total = conn.scalar(query.count_sql(_known(name, known)), query.params)
     columns, rows = conn.fetch(query.page_sql(name), (*query.params, limit, offset))
-    items = [{column: json_safe(value) for column, value in zip(columns, row, strict=True)} for row in rows]
+    items = [{column: value(cell) for column, cell in zip(columns, row, strict=True)} for row in rows]
     return items, int(total)
 
 

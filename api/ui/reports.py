@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.artifacts import Artifact
 from api.deps import Artifacts, Cache, Conn, Pagination, Paging
 from api.queries import dashboard as queries
+from api.queries.reports import report_page as read_report_page
 from api.queries.reports import row_count
 from api.read_cache import reports_state
 from api.report_query import OPERATORS, CatalogColumn, report_columns, text_value
@@ -121,10 +122,9 @@ def _read_page(
     _, query = reports.checked_query(conn, cache, known, name, shape, state)
 
     def read() -> Page[dict[str, Any]]:
-        total = conn.scalar(query.count_sql(name), query.params)
-        columns, rows = conn.fetch(query.page_sql(name), (*query.params, paging.page_size, paging.offset))
-        items = [dict(zip(columns, row, strict=True)) for row in rows]
-        return Page(items=items, page=paging.page, page_size=paging.page_size, total=int(total))
+        as_read = lambda cell: cell  # noqa: E731 - the warehouse's own value, not a JSON-safe one
+        items, total = read_report_page(conn, name, known, query, paging.page_size, paging.offset, as_read)
+        return Page(items=items, page=paging.page, page_size=paging.page_size, total=total)
 
     key = ("ui-page", name, query.where, query.params, query.order_by, paging.page, paging.page_size)
     return cache.get_or_compute(state.rows_key(name), key, read, weight=lambda page: len(page.items))
