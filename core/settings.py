@@ -77,13 +77,28 @@ class Settings(BaseSettings):
     cosmos_mode: Literal["watcher", "local"] = _var("ELT_COSMOS_MODE", default="watcher")
     airflow_retries: int = _var("ELT_AIRFLOW_RETRIES", default=2, ge=0)
     airflow_url: str = _var("ELT_AIRFLOW_URL", default="")  # the Airflow UI the dashboard links to (empty: none)
+    # The API triggers `elt_pipeline` through Airflow's REST API at ELT_AIRFLOW_URL as this user (empty: it cannot)
+    airflow_username: str = _var("ELT_AIRFLOW_USERNAME", default="")
+    airflow_password: str = _var("ELT_AIRFLOW_PASSWORD", default="")
+    airflow_task_timeout: float = _var("ELT_AIRFLOW_TASK_TIMEOUT", default=7200.0, gt=0)  # seconds, every DAG task
 
-    @field_validator("target", "cosmos_mode", mode="before")
+    # Alerts (orchestration/notify.py): Apprise URLs, whitespace- or comma-separated, e.g.
+    # `mailto://user:pass@smtp.example.com:587?to=team@example.com json://hooks.example.com/elt` (empty: off)
+    notify_urls: str = _var("ELT_NOTIFY_URLS", default="")
+    notify_on: Literal["failure", "always"] = _var("ELT_NOTIFY_ON", default="failure")  # always: good runs too
+
+    # Lineage (orchestration/lineage.py): OpenLineage events of each load and dbt node, as JSON lines in
+    # ELT_LINEAGE_DIR (per target); to an HTTP endpoint (e.g. Marquez) too when OPENLINEAGE_URL is set.
+    lineage_dir: Path = _var("ELT_LINEAGE_DIR", default=Path("lineage"))
+    openlineage_url: str = _var("OPENLINEAGE_URL", default="")
+    openlineage_namespace: str = _var("OPENLINEAGE_NAMESPACE", default="retail_elt")  # the jobs' namespace
+
+    @field_validator("target", "cosmos_mode", "notify_on", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("airflow_url")
+    @field_validator("airflow_url", "openlineage_url")
     @classmethod
     def _web_url(cls, value: str) -> str:
         """An http(s) URL or empty: it becomes a link on the dashboard (no `javascript:` or other scheme)."""
