@@ -120,7 +120,11 @@ def copy_database(template: str, name: str) -> None:
 
 def warehouse_env(target: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment variables of a brand-new, empty warehouse of `target` (dropped afterwards)."""
-    env = {"ELT_TARGET": target, "ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    env = {
+        "ELT_TARGET": target,
+        "ELT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "ELT_LINEAGE_DIR": str(tmp_path / "lineage"),  # the run's OpenLineage events (orchestration/lineage.py)
+    }
     if target == "duckdb":
         yield env
         return
