@@ -19,6 +19,7 @@ from api.config import ApiConfig
 from api.db import WarehouseReader
 from api.deps import require_api_key, require_login
 from api.launcher import RunLauncher
+from api.metrics import ApiMetrics, RequestMetrics
 from api.read_cache import ReadCache
 from api.routes import (
     api_docs,
@@ -26,6 +27,7 @@ from api.routes import (
     dbt_docs,
     gx_docs,
     health,
+    metrics,
     models,
     rejected,
     reports,
@@ -45,11 +47,12 @@ Run results, dbt resources (shaped after dbt's Discovery API: keyed by `unique_i
 what is applied), the reports, the dbt docs site and the Great Expectations Data Docs of the raw data
 contract of the retail ELT warehouse.
 
-Every route but `/health`, `/login`, `/logout` and the OpenAPI docs (`/docs`, `/redoc`, `/openapi.json`)
+Every route but `/health`, `/metrics`, `/login`, `/logout` and the OpenAPI docs (`/docs`, `/redoc`, `/openapi.json`)
 needs the `X-API-Key` header, or the session cookie a browser gets by logging in at `/login` with the key
 (how the dashboard `/ui/`, the dbt docs `/dbt-docs/` and the Data Docs `/gx-docs/` are opened in a browser;
 `/` leads to the dashboard, whose stylesheet and script under `/ui/static/` are public). `/health` says only
-whether the warehouse answers; `/health/details` (keyed) says more.
+whether the warehouse answers; `/health/details` (keyed) says more. `/metrics` is for Prometheus: request
+counts and latencies per route, and the pipeline's figures from the audit tables (counts and statuses only).
 """
 
 
@@ -80,11 +83,13 @@ def create_app(settings: ApiConfig | None = None) -> FastAPI:
     app.state.launcher = RunLauncher(settings, reader)
     app.state.read_cache = ReadCache()
     app.state.sessions = session.Sessions(settings)
+    app.state.metrics = ApiMetrics(reader)
 
     keyed = [Depends(require_api_key)]
     unavailable = {503: {"model": ErrorBody, "description": "warehouse unreachable, not built yet, or being written"}}
     unauthorized = {401: {"model": ErrorBody, "description": "missing or wrong X-API-Key, and no login session"}}
     app.include_router(health.router)
+    app.include_router(metrics.router)  # public, as /health: Prometheus scrapes it (docs/monitoring.md)
     app.include_router(api_docs.router)
     app.include_router(session.router)
     for module in (dbt_docs, gx_docs):  # pages a browser opens: without key or session it is sent to /login
@@ -109,6 +114,7 @@ def create_app(settings: ApiConfig | None = None) -> FastAPI:
     for error in (duckdb.CatalogException, psycopg2.errors.UndefinedTable, psycopg2.errors.QueryCanceled):
         app.add_exception_handler(error, _not_built)
     add_edge_guards(app)  # a NUL in the path or query is a 422; no Location names the client's Host
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: counts every answer, refusals too
     return app
 
 

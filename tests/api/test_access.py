@@ -1,8 +1,9 @@
 """Who may read what. One rule over every route: a route is public only if what it answers is public
-anyway (the API's shape, the login form, whether the server is up); everything drawn from the warehouse or
-from dbt's and Great Expectations' files needs the X-API-Key header or a login session. The dbt docs and
-the Data Docs hold model SQL, absolute server paths and raw failing values, so they are keyed too: a
-browser logs in once at /login and gets a signed session cookie.
+anyway (the API's shape, the login form, whether the server is up, and its metrics for Prometheus: counts,
+durations and statuses, no path, host, error text, run id or value of the data); everything else drawn from
+the warehouse or from dbt's and Great Expectations' files needs the X-API-Key header or a login session. The
+dbt docs and the Data Docs hold model SQL, absolute server paths and raw failing values, so they are keyed
+too: a browser logs in once at /login and gets a signed session cookie.
 
 Route by route through the TestClient; the login flow over real HTTP against a live `elt serve`."""
 
@@ -32,11 +33,13 @@ from ingestion.data_docs import publish_data_docs, read_entries
 from ingestion.loader import load
 from tests.api.conftest import API_KEY, KEY, BuiltApi
 from tests.api.live import live_server
+from tests.api.test_metrics import check_workers_add_up
 from tests.dbt.conftest import copy_sample
 
-# Routes open to anyone: the API's shape, the login form, and whether the server is up.
+# Routes open to anyone: the API's shape, the login form, whether the server is up, and its metrics.
 PUBLIC = {
     ("GET", "/health"),
+    ("GET", "/metrics"),  # Prometheus scrapes without a key, as load balancers call /health (docs/monitoring.md)
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
@@ -275,3 +278,5 @@ def test_login_session_and_logout_over_real_http(built: BuiltApi) -> None:
             assert moved.status_code == 303 and moved.headers["location"] == "/ui/", elsewhere
         deep = "/gx-docs/validations/raw_sales/x.html?a=1"
         assert http.post("/login", data={"key": API_KEY, "next": deep}).headers["location"] == deep
+
+        check_workers_add_up(server.url)  # /metrics, public, adds up the workers' counts (tests/api/test_metrics.py)

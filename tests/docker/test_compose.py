@@ -1,7 +1,8 @@
 """docker/docker-compose.yml, checked without a Docker engine: every service has an image or a build,
 postgres and the API have health checks, start order waits on health, every variable is defined in
 docker/.env.example, the Airflow services share one YAML-anchored block, no secret is written in the
-file, and the compose-spec parser (compose-spec on PyPI, the Rust compose_spec crate) accepts it."""
+file, the profile `monitoring` runs Prometheus scraping the API's /metrics (docker/prometheus.yml), and the
+compose-spec parser (compose-spec on PyPI, the Rust compose_spec crate) accepts it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 from compose_spec import PyCompose
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.config import ApiConfig
 from api.main import create_app
@@ -20,6 +23,7 @@ from core.warehouse import Warehouse
 from tests.docker.conftest import (
     AIRFLOW_SERVICES,
     COMPOSE_FILE,
+    DOCKER,
     DOCKERFILE,
     ROOT,
     VARIABLE,
@@ -36,7 +40,9 @@ SERVICES = {
     "api",
     "elt",
     "dbt-docs",
+    "prometheus",
 }
+PROMETHEUS_IMAGE = re.compile(r"^prom/prometheus:v\d+\.\d+\.\d+$")  # the official image, a pinned release
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$")
 
@@ -45,9 +51,10 @@ def test_every_service_has_an_image_or_a_build_of_the_project(compose: dict[str,
     services = compose["services"]
     assert set(services) == SERVICES
     assert services["postgres"]["image"] == "postgres:16"
+    assert PROMETHEUS_IMAGE.match(services["prometheus"]["image"]) and "build" not in services["prometheus"]
     for name, service in services.items():
         assert service.get("image") or service.get("build"), name
-        if name == "postgres":
+        if name in ("postgres", "prometheus"):
             continue
         build = service["build"]  # one image for everything else, built from the repository
         assert (COMPOSE_FILE.parent / build["context"]).resolve() == ROOT
@@ -80,8 +87,9 @@ def test_start_order_waits_for_health_and_for_airflow_init(compose: dict[str, An
             assert rule["condition"] in CONDITIONS, f"{name} -> {other}"
             if "healthcheck" not in services[other]:
                 assert rule["condition"] != "service_healthy", f"{other} has no health check to wait for"
-        if name != "postgres":
+        if name not in ("postgres", "prometheus"):
             assert needs["postgres"] == {"condition": "service_healthy"}, name
+    assert services["prometheus"]["depends_on"] == {"api": {"condition": "service_healthy"}}  # what it scrapes
     for name in AIRFLOW_SERVICES[1:]:
         assert services[name]["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
     assert services["airflow-scheduler"]["depends_on"]["airflow-apiserver"] == {"condition": "service_healthy"}
@@ -172,9 +180,53 @@ def test_published_ports_are_the_documented_ones(compose: dict[str, Any]) -> Non
         "api": ["${API_PORT:-8000}:8000"],
         "elt": [],
         "dbt-docs": ["${DBT_DOCS_PORT:-8081}:8081"],
+        "prometheus": ["127.0.0.1:9090:9090"],  # no login: the host's loopback only
     }
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     header = COMPOSE_FILE.read_text(encoding="utf-8")
     for published in ("5433", "8080", "8000", "8081"):
         assert f"localhost:{published}" in readme or f":{published}" in readme, published
         assert f":-{published}" in header
+    assert "127.0.0.1:9090" in header and "localhost:9090" in (ROOT / "docs" / "monitoring.md").read_text()
+
+
+# ------------------------------------------------------------------------------------ the monitoring profile
+
+
+def test_the_monitoring_profile_runs_prometheus_scraping_the_api(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]  # `docker compose up` alone does not start it
+    assert [name for name, service in services.items() if "monitoring" in service.get("profiles", [])] == ["prometheus"]
+    mounts = {}
+    for volume in prometheus["volumes"]:
+        source, target, *mode = volume.split(":")
+        mounts[target] = (source, mode)
+    config_file = next(arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--config.file="))
+    source, mode = mounts[config_file]  # the file Prometheus reads is docker/prometheus.yml, read-only
+    assert (COMPOSE_FILE.parent / source).resolve() == DOCKER / "prometheus.yml" and mode == ["ro"]
+    storage = next(arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--storage.tsdb.path="))
+    assert mounts[storage][0] in compose["volumes"]  # its data survives a restart, in a named volume
+
+    config = yaml.safe_load((DOCKER / "prometheus.yml").read_text(encoding="utf-8"))
+    (job,) = config["scrape_configs"]
+    (static,) = job["static_configs"]
+    (target,) = static["targets"]
+    host, port = target.split(":")
+    api = services["api"]
+    assert host == "api" and job.get("scheme", "http") == "http"
+    assert port == api["command"][api["command"].index("--port") + 1]  # the port `elt serve` listens on
+    assert any(mapping.endswith(f":{port}") for mapping in api["ports"])
+    assert job["metrics_path"] == "/metrics" and "authorization" not in job and "basic_auth" not in job
+
+    # The path is the API's metrics route, which answers without a key (as /health does).
+    warehouse = Warehouse.from_env("duckdb", environ={})
+    app = create_app(ApiConfig(api_key="k", warehouse=warehouse, dbt_target_path=ROOT / "missing"))
+    assert job["metrics_path"] in {route.path for route in app.routes}
+    with TestClient(app) as client:
+        scraped = client.get(job["metrics_path"])
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    assert {family.name for family in text_string_to_metric_families(scraped.text)} >= {
+        "elt_http_requests",
+        "elt_warehouse_up",
+    }
