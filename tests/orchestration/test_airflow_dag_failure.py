@@ -14,6 +14,7 @@ from orchestration.publish import BUILD_SUFFIX
 from tests.dbt.conftest import rows
 from tests.faults.conftest import Built, built, golden  # noqa: F401 - fixtures: a copy of one good `elt run`
 from tests.orchestration.airflow_support import airflow_dags_test
+from tests.orchestration.notify_support import AlertReceivers, alert_receivers, mail_text  # noqa: F401 - fixture
 from tests.orchestration.wap_support import (
     PLANTED_TEST,
     build_schemas,
@@ -25,6 +26,7 @@ from tests.orchestration.wap_support import (
 
 def test_a_failing_dbt_test_fails_the_run_before_publish(
     built: Built,  # noqa: F811 - the fixture imported above
+    alert_receivers: AlertReceivers,  # noqa: F811 - the fixture imported above
     airflow_home: dict[str, str],
     sample_dir: Path,
     tmp_path: Path,
@@ -37,6 +39,7 @@ def test_a_failing_dbt_test_fails_the_run_before_publish(
         "ELT_LOCK_TIMEOUT": "60",
         "ELT_DBT_PROJECT_DIR": str(project_with_failing_test(tmp_path / "project")),
         "ELT_DBT_TARGET_ROOT": str(tmp_path / "target"),
+        "ELT_NOTIFY_URLS": alert_receivers.urls,  # the run's alert: an e-mail and a webhook (docs/alerts.md)
     }
     # The DAG renders the planted project's manifest; parse it first, so that parsing the DAG stays quick.
     parse = "from orchestration.dbt import ensure_manifest; from core.warehouse import Warehouse;"
@@ -70,3 +73,14 @@ def test_a_failing_dbt_test_fails_the_run_before_publish(
     errors = [r["message"] for r in logged if r["level"] == "error"]
     assert f"Failure in test {PLANTED_TEST} (tests/{PLANTED_TEST}.sql)" in errors
     assert any(m.startswith("elt: task dbt.dbt_producer_watcher failed: ") for m in errors)
+
+    # One alert for the run, although two tasks failed: the first failure made the run `failed` and sent it.
+    (mail,), (hook,) = alert_receivers.received()
+    title = f"[elt] run {run['run_id']} failed: airflow dag on {built.warehouse.target}"
+    assert (mail["Subject"], hook["title"], hook["type"]) == (title, title, "failure")
+    body = mail_text(mail)
+    assert body == hook["message"] and f"run id:   {run['run_id']}" in body.splitlines()
+    lines = body.splitlines()
+    failing = lines[lines.index("failing dbt nodes (1):") + 1]
+    assert failing.startswith(f"  - {PLANTED_TEST}: ")
+    assert f"\nerror:\n{run['error']}\n" in body and f"GET /runs/{run['run_id']}/log" in body
