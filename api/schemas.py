@@ -92,17 +92,27 @@ class RunDetail(RunSummary):
 
 
 class RunRequest(BaseModel):
-    """What to build: dbt node selection (default: everything) and whether to rebuild incrementals."""
+    """What to run: `elt build` here (dbt node selection, default everything, and whether to rebuild
+    incrementals), or the whole pipeline as a run of the Airflow DAG `elt_pipeline` (`via: airflow`)."""
 
     select: list[str] | None = Field(
         default=None,
         max_length=20,
-        description="dbt selectors, e.g. `stg_stores` or `+fct_sales` (letters, digits and `_.+*@:/,-`)",
+        description="dbt selectors, e.g. `stg_stores` or `+fct_sales` (letters, digits and `_.+*@:/,-`);"
+        " `via: elt` only",
     )
-    full_refresh: bool = False
+    full_refresh: bool = Field(default=False, description="rebuild incremental models from scratch; `via: elt` only")
+    via: Literal["elt", "airflow"] = Field(
+        default="elt",
+        description="`elt`: `elt build` as a process of this server; `airflow`: trigger the DAG `elt_pipeline`"
+        " through Airflow's REST API (needs ELT_AIRFLOW_URL, ELT_AIRFLOW_USERNAME, ELT_AIRFLOW_PASSWORD)",
+    )
 
 
 class RunAccepted(BaseModel):
+    """A run started: its id, `running` (a build here) or Airflow's state of the DAG run (`queued`), where to
+    follow it."""
+
     run_id: str
     status: str
     url: str

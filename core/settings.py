@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     cosmos_mode: Literal["watcher", "local"] = _var("ELT_COSMOS_MODE", default="watcher")
     airflow_retries: int = _var("ELT_AIRFLOW_RETRIES", default=2, ge=0)
     airflow_url: str = _var("ELT_AIRFLOW_URL", default="")  # the Airflow UI the dashboard links to (empty: none)
-    # The API triggers `elt_pipeline` through Airflow's REST API at ELT_AIRFLOW_URL as this user (empty: it cannot)
+    # The API triggers `elt_pipeline` through Airflow's REST API at ELT_AIRFLOW_API_URL (empty: ELT_AIRFLOW_URL)
+    # as this user (empty: it cannot). In compose the API reaches Airflow by its service name, not localhost.
+    airflow_api_url: str = _var("ELT_AIRFLOW_API_URL", default="")
     airflow_username: str = _var("ELT_AIRFLOW_USERNAME", default="")
     airflow_password: str = _var("ELT_AIRFLOW_PASSWORD", default="")
     airflow_task_timeout: float = _var("ELT_AIRFLOW_TASK_TIMEOUT", default=7200.0, gt=0)  # seconds, every DAG task
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("airflow_url", "openlineage_url")
+    @field_validator("airflow_url", "airflow_api_url", "openlineage_url")
     @classmethod
     def _web_url(cls, value: str) -> str:
         """An http(s) URL or empty: it becomes a link on the dashboard (no `javascript:` or other scheme)."""

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.data_docs import DataDocs
+from core.warehouse import Warehouse
 from ingestion.contract import SOURCES
+from ingestion.data_docs import read_entries
+from ingestion.expectations import SUITES
+from orchestration.dbt import ensure_manifest
+from tests.dbt.conftest import rows
+from tests.dbt.figures import expected_figures, warehouse_figures
+from tests.reports_contract import REPORTS
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "orchestration" / "dags"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -87,3 +97,46 @@ def airflow_dags_test(env: dict[str, str]) -> tuple[subprocess.CompletedProcess,
     finally:
         db.close()
     return done, states
+
+
+def check_dag_run_built(warehouse: Warehouse, reports_dir: Path, expected: dict) -> dict:
+    """The one successful DAG run on `warehouse` built the marts of expected.json and is recorded like an
+    `elt run`: audit.runs with every step timed, dbt's node results, its log, the loads, the contract's checks
+    and Data Docs, the report CSVs in reports_dir. Returns the run's audit.runs row."""
+    shape = dbt_shape(json.loads(ensure_manifest(warehouse).read_text()))
+    conn = warehouse.connect(read_only=True)
+    try:
+        assert warehouse_figures(conn) == expected_figures(expected)
+    finally:
+        conn.close()
+
+    # The run is in audit.runs like an `elt run`, with every step timed and dbt's node results.
+    (run,) = rows(warehouse, "select * from audit.runs")
+    assert (run["trigger"], run["command"], run["status"], run["error"]) == ("airflow", "dag", "success", None)
+    assert run["rows_loaded"] == sum(f["rows"] for f in expected["files"].values())
+    assert (run["models_built"], run["models_failed"]) == (len(shape.models), 0)
+    assert (run["tests_passed"], run["tests_failed"]) == (shape.tests, 0)
+    steps = ("generate", "load", "data_docs", "validate", "build", "export", "docs")
+    assert all(run[f"{step}_seconds"] is not None for step in steps)
+    nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")
+    assert nodes[0]["n"] == len(shape.models) + shape.tests
+    # Its log (GET /runs/{id}/log): the run's own lines around dbt's, one result line per node.
+    log_query = f"select message from audit.run_logs where run_id = '{run['run_id']}' order by line_no"
+    logged = [r["message"] for r in rows(warehouse, log_query)]
+    assert logged[0] == f"elt: airflow dag {run['run_id']} on {warehouse.describe()}"
+    assert logged[-1] == f"elt: run {run['run_id']} succeeded"
+    total = len(shape.models) + shape.tests
+    assert f"Done. PASS={total} WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL={total}" in logged
+    assert sum(1 for m in logged if re.match(rf"\d+ of {total} (OK created|PASS) ", m)) == total
+    for source in SOURCES:  # the five per-file loads share the run's load id
+        load_ids = rows(warehouse, f"select distinct _load_id as id from raw.{source.name}")
+        assert [r["id"] for r in load_ids] == [run["load_id"]]
+    checked = rows(warehouse, f"select count(*) as n from audit.validations where load_id = '{run['load_id']}'")
+    assert checked[0]["n"] == sum(len(SUITES[source.name]) for source in SOURCES)
+    pages = [e for e in read_entries(DataDocs.of(warehouse)) if e.load_id == run["load_id"]]  # one per load task
+    assert sorted((e.file, e.status) for e in pages) == sorted((source.file, "passed") for source in SOURCES)
+    for name in REPORTS:
+        with (reports_dir / f"{name}.csv").open(encoding="utf-8") as fh:
+            csv_rows = sum(1 for _ in fh) - 1
+        assert csv_rows == rows(warehouse, f"select count(*) as n from reports.{name}")[0]["n"], name
+    return run
