@@ -13,15 +13,24 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from core.audit import ensure_audit_tables, new_id, utc_now
 from core.data_docs import DataDocs
-from core.errors import ContractViolation, EltError, InputError, WarehouseError, describe_failure, first_line
+from core.errors import (
+    ConfigError,
+    ContractViolation,
+    EltError,
+    InputError,
+    WarehouseError,
+    describe_failure,
+    first_line,
+)
 from core.warehouse import Connection, Warehouse
 from ingestion.contract import (
     LOAD_ID_COLUMN,
@@ -88,12 +97,15 @@ def load(
 ) -> LoadResult:
     """Load the selected sources (default: all five) from `data_dir` into `raw`, atomically.
 
-    Progress lines go to `out` (the CLI passes stdout). `load_id` lets several loads share one id (the
-    Airflow DAG loads each file in its own task); by default each load gets a new one. Raises InputError
-    (bad file: names file, line, column) or WarehouseError; `raw` is then exactly as it was. GX keeps each
+    Progress lines go to `out` (the CLI passes stdout); what takes long (each file's data contract check) is
+    also shown through the status hook of `reporting_status`, if one is set. `load_id` lets several loads
+    share one id (the Airflow DAG loads each file in its own task); by default each load gets a new one.
+    Raises InputError (bad file: names file, line, column), ConfigError (`no such folder: <data_dir>`, exit
+    code 2, before anything is touched) or WarehouseError; `raw` is then exactly as it was. GX keeps each
     file's validation result (a refused file's too) in `DataDocs.of(warehouse).results` for the Data Docs
     step (ingestion.data_docs.publish_data_docs) to render; a folder that cannot be written only warns.
     """
+    _require_folder(Path(data_dir))
     files = [FileLoad(source, Path(data_dir) / source.file) for source in _select(sources)]
     load_id = load_id or new_id()
     docs = _results_folder(warehouse, out)
@@ -123,6 +135,35 @@ def load(
             file=out,
         )
     return result
+
+
+StatusHook = Callable[[str], contextlib.AbstractContextManager[object]]
+_status_hook: ContextVar[StatusHook | None] = ContextVar("elt_load_status_hook", default=None)
+
+
+@contextlib.contextmanager
+def reporting_status(hook: StatusHook) -> Iterator[None]:
+    """While the block runs, the loader shows what takes long through `hook`: called with one short line
+    (`checking the data contract of Sales.csv...`), it returns a context manager that shows the line while
+    that part runs (orchestration/progress.py: a spinner on a terminal). Without a hook nothing is shown."""
+    token = _status_hook.set(hook)
+    try:
+        yield
+    finally:
+        _status_hook.reset(token)
+
+
+def _status(message: str) -> contextlib.AbstractContextManager[object]:
+    """The current status hook showing `message` for a block, or a context manager that shows nothing."""
+    hook = _status_hook.get()
+    return hook(message) if hook is not None else contextlib.nullcontext()
+
+
+def _require_folder(data_dir: Path) -> None:
+    """ConfigError (exit code 2) unless data_dir is a folder: `no such folder: <path>` / `not a folder: <path>`."""
+    if data_dir.is_dir():
+        return
+    raise ConfigError(f"{'not a folder' if data_dir.exists() else 'no such folder'}: {data_dir}")
 
 
 def _load_files(
@@ -168,7 +209,8 @@ def _validate(conn: Connection, f: FileLoad, out: TextIO | None, load_id: str, d
     """Check the staged rows against the source's data contract; ContractViolation if an error-level
     expectation fails (the caller's transaction then rolls back: raw stays as it was)."""
     relation = f'raw."{f.source.name}"' if conn.target == "duckdb" else f'raw."_loading_{f.source.name}"'
-    f.validation = validate_staged(conn, f.source, relation, load_id, docs)
+    with _status(f"checking the data contract of {f.source.file}..."):
+        f.validation = validate_staged(conn, f.source, relation, load_id, docs)
     if out is not None:
         v = f.validation
         print(

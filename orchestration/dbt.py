@@ -13,7 +13,8 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,12 @@ from orchestration import publish, run_log
 
 FRESHNESS_FOLDER = "freshness"  # <target folder>/freshness/: where `dbt source freshness` writes its artifacts
 SOURCES_JSON = "sources.json"  # dbt's freshness artifact, published beside manifest.json
+
+# Watches dbt invocations: called with the dbt arguments (`["build", "--quiet", ...]`), it returns a context
+# manager entered before dbtRunner starts and left when it returns, which gives the callback that gets each
+# of that invocation's events (dbt's EventMsg), or None for none (orchestration/progress.py shows progress so).
+DbtWatcher = Callable[[list[str]], contextlib.AbstractContextManager[Callable[[Any], None] | None]]
+_watchers: ContextVar[tuple[DbtWatcher, ...]] = ContextVar("elt_dbt_watchers", default=())
 
 
 @dataclass
@@ -80,6 +87,17 @@ def _environ(values: dict[str, str | None]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+@contextlib.contextmanager
+def watching(watcher: DbtWatcher) -> Iterator[None]:
+    """Every dbt invocation `run_dbt` makes in the block (this thread's context) is watched by `watcher`
+    (see DbtWatcher), besides the run's log."""
+    token = _watchers.set((*_watchers.get(), watcher))
+    try:
+        yield
+    finally:
+        _watchers.reset(token)
+
+
 def run_dbt(
     warehouse: Warehouse,
     args: list[str],
@@ -94,7 +112,8 @@ def run_dbt(
     build_target_path; otherwise the variable is unset, whatever the caller's environment holds.
     `manifest`: a Manifest dbt parsed already (`dbt parse`'s result), so this invocation does not parse again.
     `artifacts_path`: where dbt writes its artifacts instead (its --target-path).
-    Raises WarehouseError when dbtRunner itself raises (dbt could not run at all).
+    Raises WarehouseError when dbtRunner itself raises (dbt could not run at all). The watchers of
+    `watching` see the invocation (a progress display on a terminal).
     """
     from dbt.cli.main import dbtRunner
 
@@ -114,11 +133,19 @@ def run_dbt(
         command += ["--target-path", str(artifacts)]
     suffix = publish.BUILD_SUFFIX if in_build_schemas else None
     try:
-        with _environ({**OFFLINE_ENV, **warehouse.dbt_env(), publish.SUFFIX_ENV: suffix}):
-            result = dbtRunner(manifest=manifest, callbacks=run_log.dbt_callbacks()).invoke(command)
+        with _environ({**OFFLINE_ENV, **warehouse.dbt_env(), publish.SUFFIX_ENV: suffix}), _watched(args) as watched:
+            result = dbtRunner(manifest=manifest, callbacks=[*run_log.dbt_callbacks(), *watched]).invoke(command)
     except Exception as exc:  # dbtRunner raises only on problems outside the run itself
         raise WarehouseError(f"dbt {args[0]} could not run: {exc}") from None
     return DbtOutcome(bool(result.success), command, artifacts, result.exception, result.result)
+
+
+@contextlib.contextmanager
+def _watched(args: list[str]) -> Iterator[list[Callable[[Any], None]]]:
+    """The current watchers entered for the invocation of `dbt <args>`; yields the callbacks they gave."""
+    with contextlib.ExitStack() as stack:
+        given = [stack.enter_context(watcher(args)) for watcher in _watchers.get()]
+        yield [callback for callback in given if callback is not None]
 
 
 def build(

@@ -8,24 +8,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.dbt_project import manifest_path, read_manifest, report_query, reports
+from core.dbt_project import read_manifest, report_query, reports
+from core.errors import ConfigError
 from core.warehouse import Warehouse
+from orchestration.readiness import require_manifest, require_tables
 
 
 def export_reports(warehouse: Warehouse, out_dir: Path) -> dict[str, int]:
     """Write `<report>.csv` for each report of the target's manifest into out_dir; return the rows written
     per report name.
 
-    Raises WarehouseError when the target has no manifest yet (nothing built or parsed). DuckDB writes
-    with `COPY ... TO`, Postgres streams `COPY ... TO STDOUT`; each file is written next to
-    its final name and renamed, so a reader never sees half a file.
+    Raises ConfigError (exit code 2) when out_dir is not a folder that can be made or written (`not a
+    folder: <path>`: it or a folder above it is a file), and NotReady (exit code 2, `nothing built yet on
+    <warehouse>: run a build first ...`) before writing anything when no build was published yet (no
+    manifest, or report tables missing). DuckDB writes with `COPY ... TO`, Postgres streams
+    `COPY ... TO STDOUT`; each file is written next to its final name and renamed, so a reader never sees
+    half a file.
     """
-    keys = reports(read_manifest(manifest_path(warehouse)))
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_folder(out_dir)
+    keys = reports(read_manifest(require_manifest(warehouse)))
     rows: dict[str, int] = {}
     conn = warehouse.connect(read_only=True)
     try:
+        require_tables(conn, warehouse, "reports", list(keys))
+        _make_folder(out_dir)
         for name, key in keys.items():
             final = out_dir / f"{name}.csv"
             partial = out_dir / f".{name}.csv.partial"
@@ -41,3 +48,21 @@ def export_reports(warehouse: Warehouse, out_dir: Path) -> dict[str, int]:
     finally:
         conn.close()
     return rows
+
+
+def check_folder(folder: Path) -> None:
+    """ConfigError `not a folder: <path>` when `folder`, or the nearest existing path above it, is not a folder."""
+    existing = next((path for path in (folder, *folder.parents) if path.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"not a folder: {existing}" + (f" (in {folder})" if existing != folder else ""))
+
+
+def _make_folder(folder: Path) -> None:
+    """`folder` and the folders above it made if missing; ConfigError when the system refuses (one line)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        check_folder(folder)
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot make the folder {folder}: {exc.strerror or exc}") from None

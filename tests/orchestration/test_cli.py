@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,19 @@ def test_generate_same_seed_twice_gives_identical_files(tmp_path: Path) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_build_succeeds_on_loaded_warehouse(warehouse: Warehouse, wh_env: dict, sample_dir: Path) -> None:
+def test_build_succeeds_on_loaded_warehouse(warehouse: Warehouse, wh_env: dict, sample_dir: Path, capsys) -> None:
     load(warehouse, sample_dir, out=None)
     assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert "Completed successfully" in out  # dbt's own log, plain: not a terminal, so no progress line
+    assert not re.search(r"nodes \d+/\d+|━", out)
+
+
+def test_load_piped_prints_its_plain_lines_only(wh_env: dict, sample_dir: Path, capsys) -> None:
+    assert main(["load", "--data-dir", str(sample_dir), "--only", "stores"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\s+contract: 9 expectations, 0 failed, 0 warning\(s\) in ", out, re.M)
+    assert "checking the data contract" not in out  # the spinner is for terminals only
 
 
 def test_unknown_source_is_a_clear_error(wh_env: dict, sample_dir: Path, capsys) -> None:

@@ -41,7 +41,7 @@ def csv_rows(path: Path) -> int:
 
 def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    first = elt("run", "--data-dir", str(data_dir), env=env)
+    first = elt("run", "--data-dir", str(data_dir), "--sample", env=env)  # --sample: the folder is made and filled
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr
     assert sorted(p.name for p in data_dir.iterdir()) == sorted(
         ["Customers.csv", "Products.csv", "Stores.csv", "Sales.csv", "Exchange_Rates.csv", "expected.json"]
@@ -64,7 +64,7 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     assert "customer_segmentation" in static  # the manifest is embedded: opens from disk
     assert not re.search(r"""<(script|link)[^>]+(src|href)=["']https?://""", static)  # no CDN
 
-    second = elt("run", "--data-dir", str(data_dir), env=env)
+    second = elt("run", "--data-dir", str(data_dir), "--sample", env=env)  # files there: loaded, not replaced
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr
     runs = rows(warehouse, "select * from audit.runs order by run_id")
     assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")] * 2
