@@ -159,37 +159,47 @@ def route_template(scope: Scope) -> str:
 class PipelineCollector(Collector):
     """The pipeline gauges, read from the warehouse at each scrape (see `families` for what they are).
 
-    When the warehouse cannot be read (busy with a DuckDB load or build, unreachable, or a query failed),
-    the scrape still succeeds: `elt_warehouse_up` is 0 and the other pipeline gauges are absent.
+    While a DuckDB load or build holds the warehouse (its one writer), the scrape gives the figures this
+    process last read, with `elt_warehouse_busy` 1. When the warehouse cannot be read (unreachable, or a query
+    failed), the scrape still succeeds: `elt_warehouse_up` is 0 and the other pipeline gauges are absent.
     """
 
     def __init__(self, reader: WarehouseReader):
         self.reader = reader
+        self._last: PipelineFigures | None = None  # the figures of the last scrape that read the warehouse
 
     def describe(self) -> Iterable[Metric]:
         """The gauges' names and help, without samples (so that registering reads nothing)."""
         return families(None, utc_now())
 
     def collect(self) -> Iterable[Metric]:
-        """The gauges, with the warehouse's figures as of now."""
-        return families(self._read(), utc_now())
+        """The gauges, with the warehouse's figures as of now (or as last read, while it is busy)."""
+        figures, busy = self._read()
+        return families(figures, utc_now(), busy=busy)
 
-    def _read(self) -> PipelineFigures | None:
-        """The figures, or None when the warehouse cannot be read (logged)."""
+    def _read(self) -> tuple[PipelineFigures | None, bool]:
+        """The figures and False; while the warehouse is busy, the last figures read and True; (None, False)
+        when it cannot be read (logged)."""
         try:
             with self.reader.connection() as conn:
-                return pipeline_figures(conn)
+                self._last = pipeline_figures(conn)
+                return self._last, False
         except WarehouseBusy as exc:
-            logger.info("metrics: pipeline gauges left out: %s", first_line(exc))
+            logger.info("metrics: the warehouse is busy, pipeline gauges as last read: %s", first_line(exc))
+            return self._last, True
         except (WarehouseError, duckdb.Error, psycopg2.Error) as exc:
             logger.warning("metrics: pipeline gauges left out, the warehouse could not be read: %s", first_line(exc))
-        return None
+        return None, False
 
 
 # The pipeline gauges: name -> (help, label names).
 GAUGES: dict[str, tuple[str, list[str]]] = {
     "elt_warehouse_up": (
         "1 if this scrape read the warehouse's audit tables, 0 if it could not (busy, unreachable).",
+        [],
+    ),
+    "elt_warehouse_busy": (
+        "1 while a DuckDB load or build holds the warehouse: the other gauges are then those last read.",
         [],
     ),
     "elt_last_run_status": (
@@ -218,11 +228,12 @@ GAUGES: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def families(figures: PipelineFigures | None, now: datetime) -> list[Metric]:
-    """The pipeline gauges (GAUGES) of `figures`; None: `elt_warehouse_up` 0 and the others without samples.
-    `now` is naive UTC, as audit stores times."""
+def families(figures: PipelineFigures | None, now: datetime, busy: bool = False) -> list[Metric]:
+    """The pipeline gauges (GAUGES) of `figures`; None: `elt_warehouse_up` 0 (1 if `busy`: the warehouse is
+    there, being written) and the others without samples. `now` is naive UTC, as audit stores times."""
     gauges = {name: GaugeMetricFamily(name, text, labels=labels) for name, (text, labels) in GAUGES.items()}
-    gauges["elt_warehouse_up"].add_metric([], 0 if figures is None else 1)
+    gauges["elt_warehouse_up"].add_metric([], 1 if figures is not None or busy else 0)
+    gauges["elt_warehouse_busy"].add_metric([], 1 if busy else 0)
     if figures is not None:
         _add_runs(gauges, figures.last_runs)
         _add_loads(gauges, figures.last_loads, now)
@@ -288,8 +299,9 @@ def _emptied(folder: Path) -> Path:
     """`folder`, created if missing, without the metric files of an earlier run; ConfigError if impossible."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.db"):
-            stale.unlink()
+        for kind in ("counter", "gauge", "histogram", "summary"):  # prometheus_client's own files, nothing else
+            for stale in folder.glob(f"{kind}_*.db"):
+                stale.unlink()
     except OSError as exc:
         raise ConfigError(f"{MULTIPROC_ENV}={folder} cannot be used for the metrics: {exc.strerror}") from None
     return folder

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from core.data_docs import DataDocs
-from core.errors import EltError, as_warehouse_error, one_line
+from core.errors import ConfigError, EltError, as_warehouse_error, one_line
 from core.settings import Settings
 from core.warehouse import TARGETS, Warehouse
 from orchestration.pipeline import RunResult
@@ -19,8 +20,10 @@ from orchestration.pipeline import RunResult
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     """`elt generate`: write the deterministic sample CSVs and expected.json."""
     from ingestion.generator import generate
+    from orchestration.export import check_folder
 
     out = Path(args.out) if args.out else settings.data_dir
+    check_folder(out.resolve())
     expected = generate(
         out, scale=args.scale, seed=args.seed, inject_orphans=args.inject_orphans, plant_anomalies=args.plant_anomalies
     )
@@ -32,19 +35,29 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     """`elt load`: bulk-load the five CSVs into the raw schema, then publish the load's Data Docs (also when
-    a file was refused: its page says why; pages that cannot be written only warn)."""
+    a file was refused: its page says why; pages that cannot be written only warn). A data folder that does
+    not exist: `no such folder: <path>`, exit code 2. On a terminal a spinner names the file being checked."""
     from core.audit import new_id
     from ingestion.loader import load
+    from orchestration import progress
+    from orchestration.lineage import LoadLineage
+    from orchestration.run_audit import RunRecord
 
     warehouse = Warehouse.from_settings(settings)
     data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
     load_id = new_id()
+    # Its OpenLineage events (file -> raw table) under the job `elt.load`, named by the load id.
+    load_run = RunRecord(trigger="cli", command="load", target=warehouse.target, run_id=load_id)
+    lineage = LoadLineage.start(warehouse, load_run, data_dir, args.only)
     try:
-        load(warehouse, data_dir, sources=args.only, out=sys.stdout, load_id=load_id)
-    except Exception:
+        with progress.showing(sys.stdout):
+            loaded = load(warehouse, data_dir, sources=args.only, out=sys.stdout, load_id=load_id)
+    except Exception as exc:
+        lineage.fail(exc)
         with contextlib.suppress(Exception):  # the load's own error is the one to report
             _publish_data_docs(warehouse, load_id)
         raise
+    lineage.complete(loaded)
     _publish_data_docs(warehouse, load_id)
     return 0
 
@@ -64,25 +77,48 @@ def _publish_data_docs(warehouse: Warehouse, load_id: str) -> None:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """`elt build`: `dbt build` via dbtRunner into the build schemas, published if it passed, recorded in audit;
-    exit 1 if a model or an error test failed (then nothing is published)."""
+    exit 1 if a model or an error test failed (then nothing is published). On a fresh warehouse (the raw
+    tables not loaded): one line saying to load first, exit code 2, the run recorded as failed with that line.
+    On a terminal, a progress line shows the nodes done out of the nodes selected and the node running."""
+    from orchestration import progress
     from orchestration.pipeline import build_and_record
 
     warehouse = Warehouse.from_settings(settings)
-    result = build_and_record(
-        warehouse, select=args.select, full_refresh=args.full_refresh, trigger=args.trigger, run_id=args.run_id
-    )
+    with progress.showing(sys.stdout):
+        result = build_and_record(
+            warehouse, select=args.select, full_refresh=args.full_refresh, trigger=args.trigger, run_id=args.run_id
+        )
     return _exit_code(result, "build failed")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """`elt run`: generate if needed, load, build, export the reports, dbt docs; then a summary table."""
-    from orchestration.pipeline import run_pipeline
+    """`elt run`: (with --sample: generate the sample data if the data folder is missing or empty), load,
+    build, export the reports, dbt docs; then a summary table.
+
+    Without --sample a data folder that does not exist, or holds none of the five files, is an error before
+    anything runs (`no such folder: <path>`, exit code 2), and so is a data or reports folder that is a
+    file. On a terminal the long steps show their progress (orchestration/progress.py)."""
+    from orchestration import progress
+    from orchestration.export import check_folder
+    from orchestration.pipeline import has_any_data, run_pipeline
     from orchestration.summary import print_summary
 
     warehouse = Warehouse.from_settings(settings)
     data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
     reports_dir = Path(args.reports_dir) if args.reports_dir else settings.reports_dir
-    result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout)
+    check_folder(data_dir.resolve())
+    check_folder(reports_dir.resolve())
+    if args.sample:  # made before the run is recorded: a folder that cannot be made is bad input, not a run
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot make the data folder {data_dir}: {exc.strerror or exc}") from None
+    if not args.sample and not data_dir.is_dir():
+        raise ConfigError(f"no such folder: {data_dir} (--sample generates the sample data there)")
+    if not args.sample and not has_any_data(data_dir):
+        raise ConfigError(f"none of the five CSV files in {data_dir} (--sample generates the sample data there)")
+    with progress.showing(sys.stdout):
+        result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout, sample=args.sample)
     print_summary(result, sys.stdout)
     return _exit_code(result, "run failed")
 
@@ -115,6 +151,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.config import ApiConfig
     from api.main import create_app
+    from api.metrics import multiprocess_directory
     from api.server import HttpLimits, serve
 
     config = ApiConfig.from_settings(settings, dev=args.dev)
@@ -122,14 +159,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     limits = HttpLimits(**{name: value for name, value in given.items() if value is not None})  # else the default
     if config.generated_key:
         print(f"dev mode: X-API-Key for this server is {config.api_key}", flush=True)
-    sites = "dashboard /ui/, OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/"
+    sites = "dashboard /ui/, OpenAPI UI /docs, dbt docs /dbt-docs/, data contract docs /gx-docs/, metrics /metrics"
     print(f"API on http://{args.host}:{args.port}  ({sites})", flush=True)
-    if args.workers == 1:
-        serve(create_app(config), host=args.host, port=args.port, limits=limits)
-        return 0
-    # Several processes: each worker builds the app from the environment, so hand it what was decided here.
-    os.environ.update({"ELT_API_KEY": config.api_key, "ELT_TARGET": config.warehouse.target})
-    serve("api.main:create_app", host=args.host, port=args.port, workers=args.workers, limits=limits)
+    # Several workers count their requests in files of one folder, which /metrics adds up (api.metrics).
+    with multiprocess_directory(args.workers):
+        if args.workers == 1:
+            serve(create_app(config), host=args.host, port=args.port, limits=limits)
+            return 0
+        # Several processes: each worker builds the app from the environment, so hand it what was decided here.
+        os.environ.update({"ELT_API_KEY": config.api_key, "ELT_TARGET": config.warehouse.target})
+        serve("api.main:create_app", host=args.host, port=args.port, workers=args.workers, limits=limits)
     return 0
 
 
@@ -207,8 +246,14 @@ def _add_build(sub: _Subcommands) -> None:
 
 
 def _add_run(sub: _Subcommands) -> None:
-    p = _command(sub, "run", cmd_run, help="the whole pipeline: generate if needed, load, build, export, docs")
-    p.add_argument("--data-dir", help="directory with the CSVs; generated if empty (default: $ELT_DATA_DIR)")
+    p = _command(sub, "run", cmd_run, help="the whole pipeline: (--sample: generate), load, build, export, docs")
+    p.add_argument("--data-dir", help="directory with the CSVs; it must exist (default: $ELT_DATA_DIR or data/sample)")
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="generate the sample data (seed 42, scale 1) into the data directory first if it is missing or"
+        " holds none of the five files (files already there are never replaced)",
+    )
     p.add_argument("--reports-dir", help="where the report CSVs go (default: $ELT_REPORTS_DIR or data/reports)")
 
 
@@ -281,11 +326,38 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        error = as_warehouse_error(exc, _where(args))
+        error = as_warehouse_error(exc, _where(args)) or _path_error(exc)
         if error is None:
             raise
         print(f"error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
+
+
+# What the system says when a path given (an option, a setting) cannot be used as such: exit code 2.
+_PATH_ERRORS = {
+    errno.EEXIST: "not a folder",  # making a folder where a file is
+    errno.ENOTDIR: "not a folder",  # a file where a folder of the path should be
+    errno.EISDIR: "a folder, not a file",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.ENOSPC: "no space left on device",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+
+def _path_error(exc: BaseException) -> ConfigError | None:
+    """An OSError about a path given to the command (`not a folder: <path>`, `permission denied: <path>`)
+    as the ConfigError the CLI prints in one line; None for anything else."""
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop from "):  # pathlib's resolve()
+        return ConfigError(f"{_PATH_ERRORS[errno.ELOOP]}: {str(exc).removeprefix('Symlink loop from ').strip(chr(39))}")
+    if not isinstance(exc, OSError) or exc.errno not in _PATH_ERRORS or not exc.filename:
+        return None
+    path = Path(str(exc.filename))
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # name the file that stands in the way
+        path = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+    return ConfigError(f"{_PATH_ERRORS[exc.errno]}: {path}")
 
 
 def _where(args: argparse.Namespace) -> str | None:

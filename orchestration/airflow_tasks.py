@@ -21,20 +21,24 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from core.audit import new_id
+from airflow.sdk import BaseNotifier
+
+from core.audit import new_id, utc_now
 from core.errors import one_line
 from core.settings import Settings
 from core.warehouse import Warehouse
 from orchestration import pipeline, run_log
-from orchestration.run_audit import record_build, update_run
+from orchestration.notify import notify_run
+from orchestration.run_audit import RunRecord, record_build, update_run
 
 log = logging.getLogger(__name__)
 TRIGGER = "airflow"
 COMMAND = "dag"
 PRODUCER_TASK_SUFFIX = ".dbt_producer_watcher"  # Cosmos' task id of the WATCHER mode's `dbt build`
 COSMOS_TARGET_DIR = "target"  # dbt's target path inside Cosmos' temporary copy of the project
+RUN_FAILED_HERE = "elt_run_failed_here"  # context key: did this task's failure make the run failed (RunAlert)
 T = TypeVar("T")
 # The log lines of this process's dbt task (Cosmos runs one dbt task per process), until they are stored.
 _DBT_LINES = run_log.RunLog()
@@ -51,8 +55,18 @@ def reports_dir() -> Path:
 
 
 def run_id_of(context: Any) -> str:
-    """The audit.runs id of the Airflow run in `context`: time-sortable like `elt` run ids, same in every task."""
+    """The audit.runs id of the Airflow run in `context`, the same in every task: the DAG run's conf
+    `run_id` when it has one (the id `POST /runs {"via": "airflow"}` answered with; letters, digits and
+    `. _ : -`, at most 80, as `elt build --run-id` takes them: ValueError otherwise), else one derived from
+    the Airflow run, time-sortable like `elt` run ids."""
+    import re
+
     dag_run = context["dag_run"]
+    chosen = (dag_run.conf or {}).get("run_id")
+    if chosen is not None:
+        if not (isinstance(chosen, str) and re.fullmatch(r"[A-Za-z0-9._:-]{1,80}", chosen)):
+            raise ValueError(f"conf run_id {chosen!r}: letters, digits and . _ : - only (at most 80)")
+        return chosen
     when = dag_run.run_after or dag_run.logical_date or datetime.now(UTC)
     digest = hashlib.sha256(f"{dag_run.dag_id}/{dag_run.run_id}".encode()).hexdigest()[:6]
     return f"{when.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{digest}"
@@ -158,7 +172,8 @@ def docs(context: Any) -> str:
 
 @_logged
 def finish(context: Any) -> dict[str, int]:
-    """Last task: close the run as `success` (node counts from audit.node_results); returns rows per mart."""
+    """Last task: close the run as `success` (node counts from audit.node_results); returns rows per mart.
+    Its on_success_callback (`RunAlert("success")`) then sends the good run's alert if ELT_NOTIFY_ON=always."""
     result = pipeline.resume_run(Warehouse.from_env(), run_id_of(context))
     pipeline.finish_run(result)
     return result.mart_rows
@@ -172,7 +187,10 @@ def dbt_event(event: Any) -> None:
 
 def record_node_results(project_dir: str, context: Any = None, **_: Any) -> None:
     """Cosmos callback after each dbt invocation (pass or fail): its log lines into audit.run_logs, its
-    run_results.json into audit.node_results."""
+    run_results.json into audit.node_results, and its nodes' OpenLineage events (orchestration/lineage.py,
+    naming the published relations; they never fail the task: a warning, also in the run's log, instead)."""
+    from orchestration.lineage import emit_dbt_nodes
+
     warehouse = Warehouse.from_env()
     _store_dbt_lines(warehouse, context)
     target_dir = Path(project_dir) / COSMOS_TARGET_DIR
@@ -180,6 +198,9 @@ def record_node_results(project_dir: str, context: Any = None, **_: Any) -> None
         log.warning("no run_results.json in %s: nothing to record", target_dir)
         return
     record_build(warehouse, run_id_of(context), target_dir)
+    with run_log.capturing(_DBT_LINES):
+        emit_dbt_nodes(warehouse, run_id_of(context), target_dir)
+    _store_dbt_lines(warehouse, context)
 
 
 def _store_dbt_lines(warehouse: Warehouse, context: Any) -> None:
@@ -191,19 +212,75 @@ def _store_dbt_lines(warehouse: Warehouse, context: Any) -> None:
 def on_task_failure(context: Any) -> None:
     """Failure callback of every task: the run becomes `failed` in audit.runs, naming the task and its error,
     and the run's log gets that line (after a dbt task's own lines, if dbt failed before Cosmos called
-    `record_node_results`)."""
-    task_id = context["task_instance"].task_id
-    error = context.get("exception")
-    message = f"task {task_id} failed: {str(error).strip() or type(error).__name__}" if error else f"task {task_id}"
+    `record_node_results`).
+
+    Leaves its verdict in the context for `RunAlert`, the callback after it: `context[RUN_FAILED_HERE]` is
+    True when this failure made the run `failed` (the first one), False when the run was failed already; it is
+    not set when the failure could not be recorded (the run was never recorded, or the warehouse failed:
+    this callback then raises)."""
+    message = _failure_message(context)
     warehouse = Warehouse.from_env()
     _store_dbt_lines(warehouse, context)
     with run_log.capturing(run_log.RunLog()):
         run_log.note(one_line(message), "error")
         run_log.flush(warehouse, run_id_of(context))
     try:
-        pipeline.fail_run(Warehouse.from_env(), run_id_of(context), message[:2000])
+        context[RUN_FAILED_HERE] = pipeline.fail_run(warehouse, run_id_of(context), message[:2000])
     except LookupError:  # the run was never recorded (the first task failed before it could)
         log.error("run %s is not in audit.runs; not recorded: %s", run_id_of(context), message)
+
+
+def _failure_message(context: Any) -> str:
+    """`task <task id> failed: <its error>`, as the run records it."""
+    task_id = context["task_instance"].task_id
+    error = context.get("exception")
+    return f"task {task_id} failed: {str(error).strip() or type(error).__name__}" if error else f"task {task_id}"
+
+
+class RunAlert(BaseNotifier):
+    """Airflow notifier of the DAG run's alert (orchestration/notify.py: one message to every URL of
+    ELT_NOTIFY_URLS, e-mail, webhook, ...), so that one DAG run sends one alert however many tasks fail.
+
+    `RunAlert("failure")`: in every task's on_failure_callback, after `on_task_failure`; sends the alert of the
+    failed run from the one task whose failure made the run `failed` (`context[RUN_FAILED_HERE]` True) and
+    from no other. When the failure could not be recorded (the warehouse failed, or the run was never
+    recorded: no verdict in the context), it alerts all the same, with what the task knows.
+    `RunAlert("success")`: the `finish` task's on_success_callback; sends the good run's alert, which
+    `notify_run` sends only with ELT_NOTIFY_ON=always.
+
+    Never raises: an alert that cannot be sent is a warning in the task's log and a line of the run's log.
+    """
+
+    def __init__(self, outcome: Literal["failure", "success"]):
+        super().__init__()
+        self.outcome = outcome
+
+    def notify(self, context: Any) -> None:
+        """Send the alert of the run of `context`, if this task is the one to send it."""
+        if self.outcome == "failure" and context.get(RUN_FAILED_HERE) is False:
+            return  # an earlier failure of this run made it failed and sent its alert
+        warehouse = Warehouse.from_env()
+        run_id = run_id_of(context)
+        try:
+            run = pipeline.resume_run(warehouse, run_id).run
+        except Exception as exc:
+            if self.outcome == "success":
+                log.warning("run %s not read, no alert sent: %s", run_id, one_line(str(exc)))
+                return
+            run = self._unrecorded_failure(context, run_id, warehouse)
+        if self.outcome == "failure" and run.status != "failed":  # on_task_failure could not record it
+            run.status, run.error = "failed", _failure_message(context)
+        with run_log.capturing(run_log.RunLog()):
+            notify_run(warehouse, run)
+            run_log.flush(warehouse, run_id)
+
+    @staticmethod
+    def _unrecorded_failure(context: Any, run_id: str, warehouse: Warehouse) -> RunRecord:
+        """The failed run as the task knows it, when audit.runs cannot tell (unreachable, or no such run)."""
+        started = context["dag_run"].start_date or utc_now()
+        run = RunRecord(TRIGGER, COMMAND, warehouse.target, run_id, started, status="failed")
+        run.error = _failure_message(context)
+        return run
 
 
 def consumers_after_producer(group: Any) -> None:

@@ -94,14 +94,19 @@ def has_any_data(data_dir: Path) -> bool:
     return any((Path(data_dir) / source.file).exists() for source in SOURCES)
 
 
-def generate_step(result: RunResult, data_dir: Path) -> None:
-    """Generate the sample data into data_dir if it holds none of the five files (empty or missing).
+def generate_step(result: RunResult, data_dir: Path, sample: bool = True) -> None:
+    """Generate the sample data into data_dir if it holds none of the five files (empty or missing), when
+    `sample` (the DAG's first task always; `elt run` with --sample); without it the step only notes that it
+    was not asked for.
 
     A folder with some of them is the user's data, never overwritten: the load then names the missing file.
     """
     from ingestion.generator import generate
 
     with _step(result, "generate"):
+        if not sample:
+            result.notes["generate"] = f"skipped: no sample data asked for (the data is read from {data_dir})"
+            return
         if has_sample_data(data_dir):
             result.notes["generate"] = f"skipped: {data_dir} has the five files"
             return
@@ -124,10 +129,19 @@ def load_step(
     The id used is `result.load_attempt` whether the load succeeded or not (the Data Docs step needs it).
     """
     from ingestion.loader import load
+    from orchestration.lineage import LoadLineage
 
     result.load_attempt = result.run.load_id or new_id()
     with _step(result, "load"):
-        loaded = load(result.warehouse, Path(data_dir), sources=sources, out=out, load_id=result.load_attempt)
+        # OpenLineage events of each file (orchestration/lineage.py): START now, COMPLETE or FAIL after the
+        # load; they never fail it.
+        lineage = LoadLineage.start(result.warehouse, result.run, Path(data_dir), sources)
+        try:
+            loaded = load(result.warehouse, Path(data_dir), sources=sources, out=out, load_id=result.load_attempt)
+        except BaseException as exc:
+            lineage.fail(exc)
+            raise
+        lineage.complete(loaded)
         result.run.load_id = loaded.load_id
         result.run.rows_loaded = (result.run.rows_loaded or 0) + loaded.rows
         files = ", ".join(f.source.file for f in loaded.files) if sources else f"{len(loaded.files)} files"
@@ -217,6 +231,7 @@ def build_step(
             raise BuildFailed(f"dbt build could not run on {result.warehouse.describe()}: {outcome.exception}")
         counts = record_build(result.warehouse, result.run.run_id, outcome.target_path)
         result.run.counts = counts
+        _emit_dbt_lineage(result, outcome.target_path)
         tests = f"{counts.tests_passed} tests passed, {counts.tests_failed} failed, {counts.tests_warned} warned"
         result.notes["build"] = f"{counts.models_built} models built, {counts.models_failed} not; {tests}"
         if not outcome.success:
@@ -228,6 +243,14 @@ def build_step(
         dbt.publish_build(result.warehouse, outcome)
         result.notes["build"] += "; " + _published_note(outcome)
     result.mart_rows = _mart_rows(result.warehouse)
+
+
+def _emit_dbt_lineage(result: RunResult, artifacts: Path) -> None:
+    """The OpenLineage events of the build's dbt nodes (orchestration/lineage.py), naming the published
+    relations, failed nodes' too; they never fail the build (a warning instead)."""
+    from orchestration.lineage import emit_dbt_nodes
+
+    emit_dbt_nodes(result.warehouse, result.run, artifacts)
 
 
 def _published_note(outcome: dbt.DbtOutcome) -> str:
@@ -281,7 +304,14 @@ def _run(
     warehouse: Warehouse, trigger: str, command: str, steps: Callable[[RunResult], None], run_id: str | None = None
 ) -> RunResult:
     """Run `steps` under the warehouse lock with a run record: `success`, or `failed` with the error. The
-    run's log (its dbt invocations' lines and its steps') goes to audit.run_logs when the run is closed."""
+    run's log (its dbt invocations' lines and its steps') goes to audit.run_logs when the run is closed.
+
+    Once the run is closed (whatever ended it, an exception included, which is raised again afterwards) its
+    alert goes to ELT_NOTIFY_URLS (orchestration/notify.py): failed runs, good ones too with ELT_NOTIFY_ON=always.
+    An alert that cannot be sent is a warning and a line of the run's log, never the run's failure.
+    """
+    from orchestration.notify import notify_run
+
     run = RunRecord(trigger=trigger, command=command, target=warehouse.target)
     if run_id:
         run.run_id = run_id
@@ -289,6 +319,7 @@ def _run(
     with warehouse.lock(purpose=command), run_log.capturing(run_log.RunLog()):
         start_run(warehouse, result.run)
         run_log.note(f"{trigger} {command} {run.run_id} on {warehouse.describe()}")
+        ended: BaseException | None = None
         try:
             steps(result)
             result.run.status = "success"
@@ -296,14 +327,19 @@ def _run(
             result.run.status, result.run.error = "failed", str(exc)
         except BaseException as exc:
             result.run.status, result.run.error = "failed", str(exc) or type(exc).__name__
+            ended = exc
+        _close_log(result)
+        if ended is None:
+            update_run(warehouse, result.run, finished=True)
+        else:
             # Best effort: if the warehouse itself failed, the row stays `running` and the next run marks it
-            # `interrupted`; the error raised here is the one the user sees either way.
-            _close_log(result)
+            # `interrupted`; the error raised below is the one the user sees either way.
             with contextlib.suppress(Exception):
                 update_run(warehouse, result.run, finished=True)
-            raise
-        _close_log(result)
-        update_run(warehouse, result.run, finished=True)
+        notify_run(warehouse, result.run)  # never raises
+        run_log.flush(warehouse, result.run.run_id)  # the alert's line, if it could not be sent
+        if ended is not None:
+            raise ended
     return result
 
 
@@ -322,8 +358,10 @@ def run_pipeline(
     reports_dir: Path,
     trigger: str = "cli",
     out: TextIO | None = None,
+    sample: bool = False,
 ) -> RunResult:
-    """`elt run`: generate if data_dir has no data, load, publish the load's Data Docs, build, export the
+    """`elt run`: with `sample`, generate the sample data if data_dir is missing or has no data (else the
+    generate step only notes it was not asked for); load, publish the load's Data Docs, build, export the
     reports, generate dbt docs.
 
     A failed build ends the run as `failed` (export and docs are skipped); bad input raises InputError
@@ -331,7 +369,7 @@ def run_pipeline(
     """
 
     def steps(result: RunResult) -> None:
-        generate_step(result, data_dir)
+        generate_step(result, data_dir, sample=sample)
         try:
             load_step(result, data_dir, out)
         except Exception:
@@ -355,8 +393,17 @@ def build_and_record(
     run_id: str | None = None,
 ) -> RunResult:
     """`elt build`: dbt build with dbt's own log, recorded in audit.runs and audit.node_results
-    (under `run_id` when the caller chose it, e.g. the API, which answers with it before the build starts)."""
-    return _run(warehouse, trigger, "build", lambda result: build_step(result, select, full_refresh), run_id)
+    (under `run_id` when the caller chose it, e.g. the API, which answers with it before the build starts).
+
+    On a warehouse whose raw tables are not loaded, the run is recorded as failed with one line saying to
+    load first, and readiness.NotReady (exit code 2) is raised: no dbt node runs."""
+    from orchestration.readiness import require_loaded
+
+    def steps(result: RunResult) -> None:
+        require_loaded(result.warehouse)  # under the run's lock: a load still running has finished
+        build_step(result, select, full_refresh)
+
+    return _run(warehouse, trigger, "build", steps, run_id)
 
 
 def prepare_build_step(result: RunResult) -> None:
@@ -398,27 +445,41 @@ def resume_run(warehouse: Warehouse, run_id: str) -> RunResult:
 
 
 def finish_run(result: RunResult) -> None:
-    """Close a run carried on by several processes: node counts from audit.node_results, `success` unless a
-    model or error-severity test failed (then `failed`, and BuildFailed is raised)."""
+    """Close a run carried on by several processes (the DAG's last task) as `success`, with its node counts
+    from audit.node_results. If a model or error-severity test failed, BuildFailed is raised instead and the
+    run is left to the task's failure callback, which closes it as `failed` (`fail_run`) and sends its alert."""
     counts = node_counts(result.warehouse, result.run.run_id)
     result.run.counts = counts
     if counts.models_failed or counts.tests_failed:
-        result.run.status = "failed"
-        result.run.error = "dbt build failed: " + "; ".join(counts.failures[:3])
-    else:
-        result.run.status = "success"
+        raise BuildFailed("dbt build failed: " + "; ".join(counts.failures[:3]))
+    result.run.status = "success"
     update_run(result.warehouse, result.run, finished=True)
-    if result.run.status == "failed":
-        raise BuildFailed(result.run.error)
     run_log.note(f"run {result.run.run_id} succeeded")
     result.mart_rows = _mart_rows(result.warehouse)
 
 
-def fail_run(warehouse: Warehouse, run_id: str, error: str) -> None:
-    """Mark a run `failed` with the first error that ended it (later failures keep that first message)."""
+def fail_run(warehouse: Warehouse, run_id: str, error: str) -> bool:
+    """Mark a run `failed` with the first error that ended it, its node counts from audit.node_results.
+
+    Returns True when this call made the run `failed` (its one transition, so its one alert), False when it
+    was failed already (the first message is kept): tasks failing at the same time on Postgres each try, and
+    the conditional update lets exactly one of them win. Raises LookupError when the run is not recorded.
+    """
     result = resume_run(warehouse, run_id)
     if result.run.status == "failed":
-        return
+        return False
+    conn = warehouse.connect()
+    try:
+        won = conn.execute(
+            "update audit.runs set status = 'failed', error = ? where run_id = ? and status <> 'failed'"
+            " returning run_id",
+            (error, run_id),
+        )
+    finally:
+        conn.close()
+    if not won:
+        return False
     result.run.counts = node_counts(warehouse, run_id)
     result.run.status, result.run.error = "failed", error
     update_run(warehouse, result.run, finished=True)
+    return True

@@ -21,6 +21,11 @@ Configuration (read when the DAG is parsed):
   ELT_COSMOS_MODE     watcher (default: one `dbt build` feeds every node's task) or local (one dbt
                       invocation per task); both measured in docs/airflow.md#watcher-or-local.
   ELT_AIRFLOW_RETRIES retries per task (default 2, exponential back-off from 10 s).
+  ELT_AIRFLOW_TASK_TIMEOUT
+                      seconds a task may run before Airflow fails it (default 7200: 2 h).
+  ELT_NOTIFY_URLS, ELT_NOTIFY_ON
+                      the run's alert (docs/alerts.md): sent by the failure callback of the task whose failure
+                      made the run failed, or by `finish` with ELT_NOTIFY_ON=always. Read when a task ends.
   ELT_DATA_DIR, ELT_REPORTS_DIR, ELT_DATA_DOCS_DIR, ELT_DBT_PROJECT_DIR, ELT_DUCKDB_PATH, PG*: as for
                       `elt` (core/settings.py).
 """
@@ -79,7 +84,9 @@ default_args = {
     "retry_delay": timedelta(seconds=10),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=5),
-    "on_failure_callback": steps.on_task_failure,
+    "execution_timeout": timedelta(seconds=SETTINGS.airflow_task_timeout),
+    # The run becomes `failed`, then its one alert goes out from the task whose failure made it so (docs/alerts.md).
+    "on_failure_callback": [steps.on_task_failure, steps.RunAlert("failure")],
 }
 
 with DAG(
@@ -131,7 +138,7 @@ with DAG(
         """dbt docs generate --static."""
         return steps.docs(context)
 
-    @task(task_id="finish", outlets=MART_ASSETS)
+    @task(task_id="finish", outlets=MART_ASSETS, on_success_callback=steps.RunAlert("success"))
     def finish(**context) -> dict[str, int]:
         """Close the run in audit.runs as success, with its node counts."""
         return steps.finish(context)

@@ -135,7 +135,8 @@ def test_a_warehouse_nothing_ran_on_scrapes_without_pipeline_figures(warehouse: 
         with TestClient(create_app(settings)) as client:
             families = scrape(client)
         assert samples(families, "elt_warehouse_up") == {(): 1.0}, step
-        for name in set(GAUGES) - {"elt_warehouse_up"}:
+        assert samples(families, "elt_warehouse_busy") == {(): 0.0}, step
+        for name in set(GAUGES) - {"elt_warehouse_up", "elt_warehouse_busy"}:
             assert name in families and samples(families, name) == {}, (step, name)
 
 
@@ -145,7 +146,8 @@ def test_a_warehouse_that_cannot_be_read_scrapes_with_up_0(tmp_path: Path) -> No
     with TestClient(create_app(settings)) as client:
         families = scrape(client)
         assert samples(families, "elt_warehouse_up") == {(): 0.0}
-        assert all(samples(families, name) == {} for name in set(GAUGES) - {"elt_warehouse_up"})
+        assert samples(families, "elt_warehouse_busy") == {(): 0.0}
+        assert all(samples(families, name) == {} for name in set(GAUGES) - {"elt_warehouse_up", "elt_warehouse_busy"})
         assert str(missing) not in client.get("/metrics").text  # the reason is logged, not shown
         assert requests(scrape(client), "GET", "/metrics", 200) == 2
 

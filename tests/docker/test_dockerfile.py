@@ -92,7 +92,7 @@ def test_every_command_the_image_and_the_services_run_is_real(compose: dict) -> 
             words = list(shlex.shlex(args, posix=True, punctuation_chars=True))
             starts = [0] + [i + 1 for i, word in enumerate(words) if word in {"&&", "||", ";", "|"}]
             commands += [[words[i]] for i in starts if i < len(words)]
-    for name, service in compose["services"].items():
+    for service in compose["services"].values():
         if "build" in service:  # services of the project's image (postgres, prometheus: official images)
             commands.append(service["command"])
             if service.get("healthcheck", {}).get("test", [""])[0] == "CMD":
