@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -30,6 +31,8 @@ if _WORKER:
     os.environ.setdefault("ELT_DBT_TARGET_ROOT", str(_PROJECT / "target" / f"pytest-{_WORKER}"))
     os.environ.setdefault("DBT_LOG_PATH", str(_PROJECT / "logs" / f"pytest-{_WORKER}"))
     os.environ.setdefault("ELT_DATA_DOCS_DIR", str(_PROJECT.parent / "data_docs" / f"pytest-{_WORKER}"))
+# OpenLineage events of runs whose environment names no folder of their own: a temporary one, never the tree's.
+os.environ.setdefault("ELT_LINEAGE_DIR", tempfile.mkdtemp(prefix="elt-test-lineage-"))
 # Other waiting runs must not hang a test for long.
 os.environ.setdefault("ELT_LOCK_TIMEOUT", "60")
 
