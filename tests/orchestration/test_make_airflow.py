@@ -31,7 +31,6 @@ from api.config import ApiConfig
 from api.main import create_app
 from core.audit import new_id
 from core.warehouse import Warehouse
-from orchestration.airflow_tasks import run_id_of
 from tests.api.conftest import API_KEY, KEY
 from tests.orchestration.airflow_support import check_dag_run_built
 
@@ -49,6 +48,8 @@ def _context(conf: dict | None, run_id: str = "manual__2026-12-01T00:00:00+00:00
 
 
 def test_run_id_of_takes_the_conf_run_id_or_derives_one() -> None:
+    from orchestration.airflow_tasks import run_id_of  # here: importing Airflow at collection fixes its home
+
     chosen = new_id()
     assert run_id_of(_context({"run_id": chosen})) == chosen
     derived = run_id_of(_context({}))
