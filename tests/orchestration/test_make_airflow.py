@@ -48,7 +48,18 @@ def _context(conf: dict | None, run_id: str = "manual__2026-12-01T00:00:00+00:00
 
 
 def test_run_id_of_takes_the_conf_run_id_or_derives_one() -> None:
-    from orchestration.airflow_tasks import run_id_of  # here: importing Airflow at collection fixes its home
+    """In a process of its own: importing Airflow here would fix its home for this worker's other tests."""
+    import multiprocessing
+
+    checked = multiprocessing.get_context("spawn").Process(target=check_run_id_of)
+    checked.start()
+    checked.join()
+    assert checked.exitcode == 0
+
+
+def check_run_id_of() -> None:
+    """`run_id_of` takes the API's run id from conf (checked), else derives one from the Airflow run."""
+    from orchestration.airflow_tasks import run_id_of
 
     chosen = new_id()
     assert run_id_of(_context({"run_id": chosen})) == chosen
