@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -259,14 +260,34 @@ def _dag_run_detail(run_id: str, dag_run: DagRunState, target: str) -> RunDetail
     if dag_run.state == "failed":
         error = f"Airflow DAG run {dag_run.dag_run_id} failed before audit.runs showed it: see its task logs in Airflow"
     finished = dag_run.end_date if dag_run.state in ("success", "failed") else None
+    started = dag_run.start_date or dag_run.queued_at
+    return _unrecorded_detail(run_id, "airflow", "dag", target, dag_run.state, started, finished, error)
+
+
+def _launched_detail(run: LaunchedRun, target: str) -> RunDetail:
+    return _unrecorded_detail(run.run_id, "api", "build", target, run.status, run.started_at, None, run.error())
+
+
+def _unrecorded_detail(
+    run_id: str,
+    trigger: str,
+    command: str,
+    target: str,
+    status: str,
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    error: str | None,
+) -> RunDetail:
+    """A run not in audit.runs yet (still starting, or ended before it recorded itself): what is known of it,
+    every figure unknown."""
     return RunDetail(
         run_id=run_id,
-        trigger="airflow",
-        command="dag",
+        trigger=trigger,
+        command=command,
         target=target,
-        status=dag_run.state,
-        started_at=dag_run.start_date or dag_run.queued_at,
-        finished_at=finished,
+        status=status,
+        started_at=started_at,
+        finished_at=finished_at,
         seconds=None,
         rows_loaded=None,
         models_built=None,
@@ -275,28 +296,6 @@ def _dag_run_detail(run_id: str, dag_run: DagRunState, target: str) -> RunDetail
         tests_failed=None,
         tests_warned=None,
         error=error,
-        load_id=None,
-        seconds_per_step={},
-    )
-
-
-def _launched_detail(run: LaunchedRun, target: str) -> RunDetail:
-    return RunDetail(
-        run_id=run.run_id,
-        trigger="api",
-        command="build",
-        target=target,
-        status=run.status,
-        started_at=run.started_at,
-        finished_at=None,
-        seconds=None,
-        rows_loaded=None,
-        models_built=None,
-        models_failed=None,
-        tests_passed=None,
-        tests_failed=None,
-        tests_warned=None,
-        error=run.error(),
         load_id=None,
         seconds_per_step={},
     )
