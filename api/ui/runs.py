@@ -50,7 +50,7 @@ def new_build(request: Request) -> HTMLResponse:
 
 
 @router.post("/ui/runs/new", response_class=HTMLResponse)
-async def start_build(request: Request, launcher: Launcher) -> Response:
+async def start_build(request: Request, launcher: Launcher, airflow: runs.Airflow) -> Response:
     """Start `elt build` as POST /runs does; 303 to the run's page. The form again with the reason on a 409
     (a build is running) or a 422 (a selector); 403 without this session's CSRF token."""
     fields = await read_form(request, max_fields=8)
@@ -64,7 +64,7 @@ async def start_build(request: Request, launcher: Launcher) -> Response:
     form = {"select": select_text, "full_refresh": full_refresh}
     try:
         body = RunRequest(select=select_text.split() or None, full_refresh=full_refresh)
-        accepted = await anyio.to_thread.run_sync(runs.start_run, Response(), launcher, body)
+        accepted = await anyio.to_thread.run_sync(runs.start_run, Response(), launcher, airflow, request, body)
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]
         return render(request, "trigger.html", status.HTTP_422_UNPROCESSABLE_CONTENT, message=problem, **form)
@@ -74,9 +74,11 @@ async def start_build(request: Request, launcher: Launcher) -> Response:
 
 
 @router.get("/ui/runs/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: RunId, request: Request, reader: Reader, launcher: Launcher) -> HTMLResponse:
-    """The run's page (404 for a run neither audit.runs nor this server's launcher knows)."""
-    detail = runs.get_run(run_id, reader, launcher)
+def run_page(
+    run_id: RunId, request: Request, reader: Reader, launcher: Launcher, airflow: runs.Airflow
+) -> HTMLResponse:
+    """The run's page (404 for a run neither audit.runs, this server's launcher nor Airflow knows)."""
+    detail = runs.get_run(run_id, reader, launcher, airflow)
     nodes: list[NodeRunResult] = []
     log: list[str] | None = None
     if detail.status != "running":

@@ -35,6 +35,7 @@ from tests.api.conftest import API_KEY, KEY
 from tests.orchestration.airflow_support import check_dag_run_built
 
 PROJECT = Path(__file__).resolve().parents[2]
+HTTP_SECONDS = 120  # safety net for one request to a server that is busy starting its other processes
 STARTUP_SECONDS = 600  # safety net: `airflow standalone` migrates, starts four processes, parses the DAG
 RUN_SECONDS = 1500  # safety net: the DAG run takes about three minutes on DuckDB
 T = TypeVar("T")
@@ -94,9 +95,13 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-6000:] if log.exists() else ""
 
 
+def _ok(response: httpx.Response | None) -> httpx.Response | None:
+    return response if response is not None and response.status_code == 200 else None
+
+
 def _answer(url: str, **kwargs: object) -> httpx.Response | None:
     try:
-        return httpx.get(url, timeout=10, **kwargs)
+        return httpx.get(url, timeout=HTTP_SECONDS, **kwargs)
     except httpx.HTTPError:
         return None
 
@@ -161,7 +166,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _token(base: str, password: str) -> str | None:
     try:
-        response = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=10)
+        response = httpx.post(
+            f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=HTTP_SECONDS
+        )
     except httpx.HTTPError:
         return None
     return response.json()["access_token"] if response.status_code == 201 else None
@@ -192,11 +199,13 @@ def test_make_airflow_on_another_port_runs_the_dag_the_api_triggers(
     # The UI and the REST API answer on the port asked for; the admin's password is where make says.
     version = wait(lambda: _answer(f"{base}/api/v2/version"), STARTUP_SECONDS, "answer on the port")
     assert version.status_code == 200 and version.json()["version"].startswith("3.")
-    ui = _answer(f"{base}/")
+    ui = wait(lambda: _ok(_answer(f"{base}/")), STARTUP_SECONDS, "the UI to answer")
     assert ui is not None and ui.status_code == 200 and "text/html" in ui.headers["content-type"]
     passwords = airflow.home / "simple_auth_manager_passwords.json.generated"
-    password = wait(lambda: json.loads(passwords.read_text())["admin"] if passwords.exists() else None, 60, "password")
-    token = wait(lambda: _token(base, password), 60, "token")
+    password = wait(
+        lambda: json.loads(passwords.read_text())["admin"] if passwords.exists() else None, STARTUP_SECONDS, "password"
+    )
+    token = wait(lambda: _token(base, password), STARTUP_SECONDS, "token")
     bearer = {"Authorization": f"Bearer {token}"}
 
     def dag_parsed() -> bool | None:
