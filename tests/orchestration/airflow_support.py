@@ -118,8 +118,11 @@ def check_dag_run_built(warehouse: Warehouse, reports_dir: Path, expected: dict)
     assert (run["tests_passed"], run["tests_failed"]) == (shape.tests, 0)
     steps = ("generate", "load", "data_docs", "validate", "build", "export", "docs")
     assert all(run[f"{step}_seconds"] is not None for step in steps)
-    nodes = rows(warehouse, f"select count(*) as n from audit.node_results where run_id = '{run['run_id']}'")
-    assert nodes[0]["n"] == len(shape.models) + shape.tests
+    # A row per dbt invocation of a node. Under a triggerer, Cosmos' watcher finds no status from the producer
+    # for a test of several models (a detached test task) and runs it again in its task: two rows, both passed.
+    node_query = "select count(distinct unique_id) as n, count(*) filter (where status not in ('success', 'pass'))"
+    nodes = rows(warehouse, f"{node_query} as bad from audit.node_results where run_id = '{run['run_id']}'")
+    assert (nodes[0]["n"], nodes[0]["bad"]) == (len(shape.models) + shape.tests, 0)
     # Its log (GET /runs/{id}/log): the run's own lines around dbt's, one result line per node.
     log_query = f"select message from audit.run_logs where run_id = '{run['run_id']}' order by line_no"
     logged = [r["message"] for r in rows(warehouse, log_query)]
