@@ -1,7 +1,8 @@
 """Fixtures for the dbt tests: warehouses loaded from a data folder and built with `dbt build`.
 
-Building is the slow part (a few seconds per target), so the warehouse built from the session's
-generated sample is shared by every test that only reads it (`sample_warehouse`).
+Building is the slow part (tens of seconds per target on a busy machine), so a test of the session's
+generated sample gets a copy of the session's one good `elt run` of it (`golden`, shared by the workers):
+`sample_warehouse` for the tests that only read it, `golden_warehouse` for a private copy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from core.warehouse import Warehouse
 from orchestration.dbt import DbtOutcome, build
 from tests.conftest import PerTarget, warehouse_env
+from tests.faults.conftest import GoldenWarehouses, golden  # noqa: F401 - fixture: the session's good `elt run`
 
 TARGETS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -81,11 +83,24 @@ def target_available(postgres_available: bool):
     return check
 
 
+def golden_warehouse(golden: GoldenWarehouses, target: str, workdir: Path) -> Iterator[Warehouse]:  # noqa: F811
+    """A private copy on `target` of the session's good `elt run` of the sample (dropped afterwards on Postgres).
+
+    Its tables are those `elt load` + `elt build` of the sample would give; its dbt artifacts are the worker's
+    (ELT_DBT_TARGET_ROOT), so read the manifest through `ensure_manifest`."""
+    for copy in golden.clone(target, workdir):
+        yield copy.warehouse
+
+
 @pytest.fixture(scope="session")
-def built_samples(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget[Warehouse]]:
-    """Factory of warehouses holding the generated sample, built once per target per session."""
+def built_samples(
+    golden: GoldenWarehouses,  # noqa: F811 - the fixture imported above
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[PerTarget[Warehouse]]:
+    """Factory of warehouses holding the generated sample: a copy of the golden build, once per target per
+    session (worker)."""
     workdir = tmp_path_factory.mktemp("built-samples")
-    with PerTarget(lambda target: loaded_and_built(target, sample_dir, workdir / target)) as samples:
+    with PerTarget(lambda target: golden_warehouse(golden, target, workdir / target)) as samples:
         yield samples
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.warehouse import Warehouse
 from ingestion.loader import load
-from tests.dbt.conftest import TARGETS, build_ok, copy_sample, loaded_and_built, rows
+from tests.dbt.conftest import TARGETS, GoldenWarehouses, build_ok, copy_sample, golden_warehouse, rows
 from tests.dbt.test_marts import mart_rows
 
 CHANGED_LINES = 40  # quantity + 1 on every 1,000th line
@@ -41,10 +41,15 @@ def rewrite_sales(sales_csv: Path, orphan_line: int) -> tuple[set[tuple[int, int
 
 
 @pytest.fixture(params=TARGETS)
-def built(request: pytest.FixtureRequest, sample_dir: Path, tmp_path: Path, target_available) -> Iterator[Warehouse]:
-    """A fresh warehouse with the generated sample loaded and built, private to the test."""
+def built(
+    request: pytest.FixtureRequest,
+    golden: GoldenWarehouses,  # the fixture of tests/dbt/conftest.py
+    tmp_path: Path,
+    target_available,
+) -> Iterator[Warehouse]:
+    """A warehouse with the generated sample loaded and built, private to the test (a copy of the golden build)."""
     target_available(request.param)
-    yield from loaded_and_built(request.param, sample_dir, tmp_path / "warehouse")
+    yield from golden_warehouse(golden, request.param, tmp_path / "warehouse")
 
 
 def test_new_sales_file_updates_and_inserts_and_equals_a_full_refresh(

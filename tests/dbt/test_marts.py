@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.dbt_project import target_path
 from core.warehouse import Warehouse
+from orchestration.dbt import ensure_manifest
 from tests.dbt.conftest import build_ok, rows
 from tests.dbt.figures import expected_figures, warehouse_figures
 
@@ -93,7 +93,7 @@ def test_rebuild_is_idempotent(sample_warehouse: Warehouse) -> None:
 
 
 def _manifest(warehouse: Warehouse) -> dict:
-    return json.loads((target_path(warehouse) / "manifest.json").read_text())
+    return json.loads(ensure_manifest(warehouse).read_text())
 
 
 def test_every_model_and_every_warehouse_column_is_described(sample_warehouse: Warehouse) -> None:

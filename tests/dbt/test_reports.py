@@ -119,9 +119,9 @@ def test_data_quality_scorecard_counts_every_row(sample_warehouse: Warehouse, ex
     assert card["products"]["score"] == Decimal("100.0")
 
 
-def test_dag_execution_summary_lists_the_build(sample_warehouse: Warehouse) -> None:
-    runs = rows(sample_warehouse, "select * from reports.dag_execution_summary")
-    assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "build", "success")]
+def test_dag_execution_summary_lists_the_run(sample_warehouse: Warehouse) -> None:
+    runs = rows(sample_warehouse, "select * from reports.dag_execution_summary")  # the one `elt run` of the sample
+    assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")]
     run = runs[0]
     assert run["models_built"] == count(
         sample_warehouse, "audit.node_results", f"run_id = '{run['run_id']}' and resource_type = 'model'"
