@@ -1,12 +1,14 @@
 """The `audit` schema: what every load, pipeline run and dbt node did, kept across runs.
 
-One place defines the five tables, so the loader, the run recorder (orchestration/run_audit.py), the run
+One place defines the six tables, so the loader, the run recorder (orchestration/run_audit.py), the run
 log (orchestration/run_log.py), the dbt sources and the API agree on them:
   audit.loads         one row per file per load attempt (written by ingestion/loader.py)
   audit.runs          one row per `elt run` / `elt build` / Airflow run, with seconds per step
   audit.node_results  one row per dbt node per run, from dbt's run_results.json
   audit.validations   one row per expectation per file per load (the GX raw data contract)
   audit.run_logs      one row per line of a run's log: dbt's log lines and the run's own step lines
+  audit.build_inputs  per published build: the sha256 of each raw table's file, the dbt project's, the day
+                      (orchestration/changes.py: what a later `elt run` must redo)
 """
 
 from __future__ import annotations
@@ -101,6 +103,14 @@ AUDIT_DDL = (
         logged_at  timestamp not null,  -- UTC
         level      text      not null,  -- info | warn | error
         message    text      not null   -- one line (a message of several lines is several rows)
+    )
+    """,
+    """
+    create table if not exists audit.build_inputs (
+        run_id      text      not null,  -- the run whose build was published
+        input       text      not null,  -- a raw table (customers, ...), dbt_project or build_date
+        digest      text,                -- sha256 of the table's file / of the project's files; the day; null: unknown
+        recorded_at timestamp not null
     )
     """,
     "create index if not exists run_logs_by_run on audit.run_logs (run_id, line_no)",  # a run's lines, in order

@@ -93,7 +93,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """`elt run`: (with --sample: generate the sample data if the data folder is missing or empty), load,
-    build, export the reports, dbt docs; then a summary table.
+    build, export the reports, dbt docs; then a summary table. Only what changed since the published build
+    is reloaded and rebuilt (all of it with --force; orchestration/changes.py).
 
     Without --sample a data folder that does not exist, or holds none of the five files, is an error before
     anything runs (`no such folder: <path>`, exit code 2), and so is a data or reports folder that is a
@@ -118,7 +119,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.sample and not has_any_data(data_dir):
         raise ConfigError(f"none of the five CSV files in {data_dir} (--sample generates the sample data there)")
     with progress.showing(sys.stdout):
-        result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout, sample=args.sample)
+        result = run_pipeline(warehouse, data_dir, reports_dir, out=sys.stdout, sample=args.sample, force=args.force)
     print_summary(result, sys.stdout)
     return _exit_code(result, "run failed")
 
@@ -255,6 +256,13 @@ def _add_run(sub: _Subcommands) -> None:
         " holds none of the five files (files already there are never replaced)",
     )
     p.add_argument("--reports-dir", help="where the report CSVs go (default: $ELT_REPORTS_DIR or data/reports)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reload every file and rebuild everything, even what has not changed since the published build"
+        " (by default a file whose sha256 raw already holds is not reloaded, and dbt rebuilds only what"
+        " depends on what changed)",
+    )
 
 
 def _add_export(sub: _Subcommands) -> None:

@@ -13,8 +13,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC
-
-import apprise
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from core.audit import utc_now
 from core.errors import one_line
@@ -23,11 +24,26 @@ from core.warehouse import Warehouse
 from orchestration import run_log
 from orchestration.run_audit import RunRecord, node_counts
 
+if TYPE_CHECKING:
+    import apprise
+
 log = logging.getLogger(__name__)
 MOST_NODES = 20  # failing nodes listed in one alert; the rest are counted
 MAX_ERROR_CHARS = 2000  # of the run's error in the body (the whole error is in audit.runs and the run's log)
 _SEPARATORS = re.compile(r"[\s,]+")
-ASSET = apprise.AppriseAsset(app_id="elt", app_desc="retail ELT pipeline alerts", app_url="")
+
+
+@cache
+def _apprise() -> ModuleType:
+    """Apprise, imported on the first alert (about 0.4 s: most runs send none), and the asset naming us."""
+    import apprise
+
+    return apprise
+
+
+@cache
+def _asset() -> apprise.AppriseAsset:
+    return _apprise().AppriseAsset(app_id="elt", app_desc="retail ELT pipeline alerts", app_url="")
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,7 @@ def compose(run: RunRecord, nodes: list[str]) -> Alert:
 def send(alert: Alert, urls: list[str]) -> Delivery:
     """Send `alert` to each URL on its own (one failing service does not stop the others); never raises."""
     delivery = Delivery()
+    apprise = _apprise()
     for url in urls:
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             shown, problem = _send_one(alert, url)
@@ -133,7 +150,8 @@ def send(alert: Alert, urls: list[str]) -> Delivery:
 def _send_one(alert: Alert, url: str) -> tuple[str, str | None]:
     """The URL as shown (no secrets, no options), and None if Apprise delivered the alert there, else what
     went wrong ('' when only Apprise's log says it)."""
-    service = apprise.Apprise(asset=ASSET)
+    apprise = _apprise()
+    service = apprise.Apprise(asset=_asset())
     if not service.add(url):
         return _scheme_only(url), ""
     shown = service[0].url(privacy=True).partition("?")[0]

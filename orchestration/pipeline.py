@@ -19,11 +19,12 @@ from typing import TextIO
 
 from core.audit import new_id
 from core.data_docs import DataDocs
-from core.dbt_project import manifest_path, marts, read_manifest
+from core.dbt_project import manifest_path, marts, read_manifest, reports, target_path
 from core.errors import EltError, describe_failure, failure_cause, one_line
 from core.warehouse import Warehouse
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES
 from orchestration import dbt, publish, run_log
+from orchestration.changes import Changes, detect_changes, file_inputs, record_build_inputs, written_since
 from orchestration.run_audit import RunRecord, fetch_run, node_counts, record_build, start_run, update_run
 
 
@@ -101,8 +102,6 @@ def generate_step(result: RunResult, data_dir: Path, sample: bool = True) -> Non
 
     A folder with some of them is the user's data, never overwritten: the load then names the missing file.
     """
-    from ingestion.generator import generate
-
     with _step(result, "generate"):
         if not sample:
             result.notes["generate"] = f"skipped: no sample data asked for (the data is read from {data_dir})"
@@ -113,6 +112,8 @@ def generate_step(result: RunResult, data_dir: Path, sample: bool = True) -> Non
         if has_any_data(data_dir):
             result.notes["generate"] = f"skipped: {data_dir} holds data files (not all five)"
             return
+        from ingestion.generator import generate
+
         generate(Path(data_dir))
         result.notes["generate"] = f"sample data (seed 42, scale 1) into {data_dir}"
 
@@ -180,48 +181,65 @@ def data_docs_step(result: RunResult, out: TextIO | None = None) -> None:
             print(f"data docs of the contract: {published.index} ({published.seconds:.2f} s)", file=out)
 
 
-def validate_step(result: RunResult) -> None:
-    """Check that raw holds exactly this run's load: every table present, non-empty, only rows of the run's
-    load id, as many as audit.loads recorded, each file checked against its data contract (the loader
-    swaps in no file that breaks it). Raises RawMismatch otherwise (dbt then does not run)."""
+def validate_step(result: RunResult, kept: dict[str, str] | None = None) -> None:
+    """Check that raw holds exactly this run's inputs: every table present, non-empty, only rows of one load
+    (the run's load, or for a source in `kept`, the load named there: an unchanged file the run did not
+    reload), as many as audit.loads recorded, each file checked against its data contract (the loader swaps
+    in no file that breaks it). Raises RawMismatch otherwise (dbt then does not run)."""
+    kept = kept or {}
     with _step(result, "validate"):
         load_id = result.run.load_id
-        if load_id is None:
+        expected = {source.name: kept.get(source.name, load_id) for source in SOURCES}
+        if None in expected.values():
             raise RawMismatch("nothing was loaded in this run: run the load step first")
         conn = result.warehouse.connect(read_only=True)
         try:
             for source in SOURCES:
+                wanted = expected[source.name]
                 found = conn.execute(
                     f"select {LOAD_ID_COLUMN}, count(*) from raw.{source.name} group by 1 order by 2 desc"
                 )
                 recorded = conn.scalar(
                     "select max(rows) from audit.loads where load_id = ? and file = ? and status = 'loaded'",
-                    (load_id, source.file),
+                    (wanted, source.file),
                 )
                 validated = conn.scalar(
-                    "select count(*) from audit.validations where load_id = ? and file = ?", (load_id, source.file)
+                    "select count(*) from audit.validations where load_id = ? and file = ?", (wanted, source.file)
                 )
                 if not validated:
                     raise RawMismatch(f"raw.{source.name} was loaded without its data contract being checked")
-                if found != [(load_id, recorded)]:
+                if found != [(wanted, recorded)]:
                     seen = ", ".join(f"{rows:,} rows of load {lid}" for lid, rows in found) or "no rows"
                     raise RawMismatch(
-                        f"raw.{source.name} is not load {load_id} ({recorded or 0:,} rows of {source.file}"
+                        f"raw.{source.name} is not load {wanted} ({recorded or 0:,} rows of {source.file}"
                         f" recorded): it holds {seen}"
                     )
         finally:
             conn.close()
-        result.notes["validate"] = f"raw holds load {load_id} in all {len(SOURCES)} tables"
+        if not kept:
+            result.notes["validate"] = f"raw holds load {load_id} in all {len(SOURCES)} tables"
+        else:
+            fresh = len(SOURCES) - len(kept)
+            result.notes["validate"] = (
+                f"raw holds load {load_id} in {fresh} table(s), " if fresh else "raw holds "
+            ) + f"the loads of the unchanged files in {len(kept)}"
 
 
 def build_step(
-    result: RunResult, select: list[str] | None = None, full_refresh: bool = False, quiet: bool = False
+    result: RunResult,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    quiet: bool = False,
+    complete: bool | None = None,
 ) -> None:
     """`dbt build` into the build schemas, its run_results.json into audit.node_results, then publish.
 
     Write-audit-publish (docs/publishing.md): a build whose models and error-severity tests all passed
-    is published in one transaction; otherwise BuildFailed is raised, nothing is published, and readers
-    keep the last good build. The build step's seconds include preparing and publishing.
+    is published in one transaction, and its inputs recorded (orchestration/changes.py); otherwise
+    BuildFailed is raised, nothing is published, and readers keep the last good build. The build step's
+    seconds include preparing and publishing.
+    `complete`: whether the published build then reflects all of raw and the project (default: when nothing
+    is selected; `elt run` passes True for the selection of what changed).
     """
     with _step(result, "build"):
         outcome = dbt.build(
@@ -241,6 +259,7 @@ def build_step(
             where = result.warehouse.describe()
             raise BuildFailed(f"dbt build failed on {where} (nothing published): {why}{shown or outcome.exception}")
         dbt.publish_build(result.warehouse, outcome)
+        record_build_inputs(result.warehouse, result.run.run_id, complete=not select if complete is None else complete)
         result.notes["build"] += "; " + _published_note(outcome)
     result.mart_rows = _mart_rows(result.warehouse)
 
@@ -359,30 +378,75 @@ def run_pipeline(
     trigger: str = "cli",
     out: TextIO | None = None,
     sample: bool = False,
+    force: bool = False,
 ) -> RunResult:
     """`elt run`: with `sample`, generate the sample data if data_dir is missing or has no data (else the
     generate step only notes it was not asked for); load, publish the load's Data Docs, build, export the
     reports, generate dbt docs.
 
+    Only what changed is redone (orchestration/changes.py): a file whose sha256 is the one raw holds is not
+    reloaded, and dbt rebuilds only the models and tests downstream of the raw tables that changed since the
+    published build (everything when the dbt project or the day changed). When nothing changed, nothing is
+    loaded or built and each skipped step's note says why; the reports and docs are written again only if
+    missing or older than the published build. `force` reloads and rebuilds everything.
     A failed build ends the run as `failed` (export and docs are skipped); bad input raises InputError
     after recording the run as failed (a file refused by its data contract still gets its Data Docs page).
     """
 
     def steps(result: RunResult) -> None:
         generate_step(result, data_dir, sample=sample)
-        try:
-            load_step(result, data_dir, out)
-        except Exception:
-            with contextlib.suppress(Exception):  # the load's own error is the one to report
-                data_docs_step(result, out)
-            raise
-        data_docs_step(result, out)
-        validate_step(result)
-        build_step(result, quiet=True)
+        changes = None if force else detect_changes(warehouse, file_inputs(warehouse, data_dir))
+        if changes is not None:
+            run_log.note(f"compared with the published build: {changes.why()}")
+        if changes is not None and not changes.reload:
+            _skip(result, "load", f"skipped: the {len(SOURCES)} files are the loads raw holds (same sha256)")
+            _skip(result, "data_docs", "skipped: no load in this run")
+        else:
+            try:
+                load_step(result, data_dir, out, sources=changes.reload if changes else None)
+            except Exception:
+                with contextlib.suppress(Exception):  # the load's own error is the one to report
+                    data_docs_step(result, out)
+                raise
+            data_docs_step(result, out)
+        if changes is not None and changes.nothing:
+            _unchanged(result, changes, reports_dir)
+            return
+        validate_step(result, kept=changes.kept_loads if changes else None)
+        build_step(result, select=changes.selection if changes else None, quiet=True, complete=True)
+        if changes is not None and changes.full_build is None:
+            result.notes["build"] += f" (rebuilt what depends on {', '.join(changes.rebuild)})"
         export_step(result, reports_dir)
         docs_step(result)
 
     return _run(warehouse, trigger, "run", steps)
+
+
+def _skip(result: RunResult, step: str, note: str) -> None:
+    """A step the run did not need: 0 s, and a note saying why in the summary and the run's log (written
+    to the warehouse with the run's next update, not on its own)."""
+    result.notes[step] = note
+    result.run.seconds_per_step[step] = 0.0
+    run_log.note(f"{step} {note}")
+
+
+def _unchanged(result: RunResult, changes: Changes, reports_dir: Path) -> None:
+    """The rest of a run whose inputs are those of the published build: nothing validated or built; the
+    reports and docs written again only when missing or older than that build."""
+    _skip(result, "validate", "skipped: raw holds the loads of the published build")
+    _skip(result, "build", f"skipped: {changes.why()}; `elt run --force` rebuilds")
+    manifest = read_manifest(manifest_path(result.warehouse))
+    names = reports(manifest)
+    if all(written_since(Path(reports_dir) / f"{name}.csv", changes.built_at) for name in names):
+        _skip(result, "export", f"skipped: {reports_dir} holds the {len(names)} CSVs of that build")
+    else:
+        export_step(result, reports_dir)
+    site = target_path(result.warehouse)
+    if all(written_since(site / name, changes.built_at) for name in ("index.html", "catalog.json")):
+        _skip(result, "docs", f"skipped: {site / 'index.html'} is of that build")
+    else:
+        docs_step(result)
+    result.mart_rows = _mart_rows(result.warehouse)
 
 
 def build_and_record(
@@ -426,6 +490,7 @@ def publish_step(result: RunResult) -> None:
         shown = counts.shown_failures()
         raise BuildFailed(f"dbt build failed on {result.warehouse.describe()} (nothing published): {shown}")
     published = publish.publish(result.warehouse)
+    record_build_inputs(result.warehouse, result.run.run_id)
     freshness = dbt.check_source_freshness(result.warehouse)  # sources.json beside the published manifest
     result.notes["build"] = f"published {len(published.schemas)} schemas in {published.seconds:.2f} s; {freshness.note}"
 

@@ -170,7 +170,11 @@ class GoldenWarehouses:
         return self.shared / f"golden-{target}.ready"
 
     def _env(self, target: str) -> dict[str, str]:
-        env = {"ELT_TARGET": target, "ELT_DUCKDB_PATH": str(self.shared / "golden-duckdb" / "warehouse.duckdb")}
+        env = {
+            "ELT_TARGET": target,
+            "ELT_DUCKDB_PATH": str(self.shared / "golden-duckdb" / "warehouse.duckdb"),
+            "ELT_DBT_TARGET_ROOT": str(self.shared / "golden-artifacts"),  # its published dbt artifacts
+        }
         return {**env, "PGDATABASE": self.database} if target == "postgres" else env
 
     def _build(self, target: str) -> None:
@@ -184,6 +188,7 @@ class GoldenWarehouses:
             conn.close()
         else:
             shutil.rmtree(self.shared / "golden-duckdb", ignore_errors=True)
+        shutil.rmtree(Path(env["ELT_DBT_TARGET_ROOT"]) / target, ignore_errors=True)
         reports = self.shared / f"golden-{target}-reports"
         done = run_elt("run", "--data-dir", str(self.sample_dir), "--reports-dir", str(reports), env=env)
         assert_ok(done)
@@ -195,8 +200,12 @@ class GoldenWarehouses:
             conn.close()
         self._ready(target).write_text(f"{run_id} {load_id}")
 
-    def clone(self, target: str, workdir: Path) -> Iterator[Built]:
-        """A fresh warehouse of `target` holding a copy of the good build (dropped afterwards on Postgres)."""
+    def clone(self, target: str, workdir: Path, artifacts: bool = False) -> Iterator[Built]:
+        """A fresh warehouse of `target` holding a copy of the good build (dropped afterwards on Postgres).
+
+        artifacts=True: its published dbt artifacts (manifest.json, docs) are copied too, into
+        `workdir/target/<target>` (ELT_DBT_TARGET_ROOT of the clone's env), as a user's warehouse has them.
+        """
         self.used.add(target)
         workdir.mkdir(parents=True, exist_ok=True)
         env = {"ELT_TARGET": target, "ELT_DUCKDB_PATH": str(workdir / "warehouse.duckdb")}
@@ -204,6 +213,9 @@ class GoldenWarehouses:
             if not self._ready(target).is_file():
                 self._build(target)
             run_id, load_id = self._ready(target).read_text().split()
+            if artifacts:
+                env["ELT_DBT_TARGET_ROOT"] = str(workdir / "target")
+                shutil.copytree(Path(self._env(target)["ELT_DBT_TARGET_ROOT"]) / target, workdir / "target" / target)
             if target == "duckdb":
                 shutil.copyfile(self._env(target)["ELT_DUCKDB_PATH"], env["ELT_DUCKDB_PATH"])
             else:

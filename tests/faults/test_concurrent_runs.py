@@ -33,7 +33,8 @@ def test_runs_started_together_queue_on_the_lock(
     warehouse = Warehouse.from_env(environ={**os.environ, **empty})
     patient = {**empty, "ELT_LOCK_TIMEOUT": "300"}  # long enough to wait out a whole run (15-60 s here)
     first, second = (
-        Watched(["run", "--data-dir", str(sample_dir), "--reports-dir", str(tmp_path / name)], patient)
+        # --force: the run that waits must load and build too, not find the other's build of the same files.
+        Watched(["run", "--force", "--data-dir", str(sample_dir), "--reports-dir", str(tmp_path / name)], patient)
         for name in ("reports-a", "reports-b")
     )
     first.wait_for(lambda: first.printed(WAITING, "stderr") or second.printed(WAITING, "stderr"), "a run waiting")

@@ -54,7 +54,8 @@ def test_disk_full_fails_clearly_and_keeps_the_warehouse(
     before = raw_snapshot(built.warehouse)
     # dbt's log and artifacts go to this test's folders: only the warehouse's own writes meet the limit.
     env = {**built.env, "DBT_LOG_PATH": str(tmp_path / "dbt-logs"), "ELT_DBT_TARGET_ROOT": str(tmp_path / "dbt")}
-    args = ["run", "--data-dir", str(sample_dir), "--reports-dir", str(tmp_path / "reports")]
+    # --force: the copy already holds a build of these files, and the run must write to fail for want of room.
+    args = ["run", "--force", "--data-dir", str(sample_dir), "--reports-dir", str(tmp_path / "reports")]
 
     done = subprocess.run(
         [*ELT, *args],

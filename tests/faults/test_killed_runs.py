@@ -17,8 +17,9 @@ INTERRUPTED = "the run process ended before it finished"
 
 
 def run_args(sample_dir: Path, tmp_path: Path, name: str) -> list[str]:
-    """`elt run` of the session sample with a reports folder of its own."""
-    return ["run", "--data-dir", str(sample_dir), "--reports-dir", str(tmp_path / name)]
+    """`elt run --force` of the session sample with a reports folder of its own (forced: the warehouse already
+    holds a build of these files, and each test needs every step to run)."""
+    return ["run", "--force", "--data-dir", str(sample_dir), "--reports-dir", str(tmp_path / name)]
 
 
 def raw_load_ids(built: Built) -> set[str]:

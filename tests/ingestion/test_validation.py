@@ -181,8 +181,8 @@ def test_a_file_that_breaks_its_contract_fails_the_run_and_changes_nothing(
     before_fct = rows(warehouse, "select count(*) as n, sum(revenue_usd) as revenue from marts.fct_sales")
 
     lines = _break_sales(data / "Sales.csv")
-    done = subprocess.run(
-        [sys.executable, "-m", "elt.cli", "run", "--data-dir", str(data)],
+    done = subprocess.run(  # --force: all five files are loaded again, in order, up to the one refused
+        [sys.executable, "-m", "elt.cli", "run", "--force", "--data-dir", str(data)],
         env={**os.environ, **wh_env},
         capture_output=True,
         text=True,

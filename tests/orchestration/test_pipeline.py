@@ -64,7 +64,8 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     assert "customer_segmentation" in static  # the manifest is embedded: opens from disk
     assert not re.search(r"""<(script|link)[^>]+(src|href)=["']https?://""", static)  # no CDN
 
-    second = elt("run", "--data-dir", str(data_dir), "--sample", env=env)  # files there: loaded, not replaced
+    # Files there: loaded, not replaced. --force: reloaded and rebuilt although they did not change.
+    second = elt("run", "--force", "--data-dir", str(data_dir), "--sample", env=env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr
     runs = rows(warehouse, "select * from audit.runs order by run_id")
     assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")] * 2
