@@ -13,7 +13,7 @@ DOCS_DIR ?= $(abspath $(or $(ELT_DBT_TARGET_ROOT),$(or $(ELT_DBT_PROJECT_DIR),db
 
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run docs test lint format bench api airflow airflow-test clean
+.PHONY: setup run docs test lint format bench bench-quick api airflow airflow-test clean
 
 # Airflow runs from the project: its DAGs folder, a home in .airflow/, no examples, no telemetry,
 # parallelism sane for 2 cores; the DAG's tasks find the data and the warehouse by absolute paths;
@@ -67,6 +67,9 @@ format: setup
 
 bench: setup  ## every benchmark (load, pipeline at scale 1/10/30, API under load, DAG parse, dashboard pages) -> bench/RESULTS.md
 	$(BIN)/python bench/results.py
+
+bench-quick: setup  ## the speed ratios at scale 1 (elt run vs bare tools, no-op, changed file, Airflow); prints them, leaves RESULTS.md
+	$(BIN)/python bench/overhead.py --scales 1 --airflow
 
 api: setup  ## the REST API and dashboard on http://127.0.0.1:$(API_PORT) (API_PORT=...: another port; dashboard /, OpenAPI UI /docs); without ELT_API_KEY a dev key is printed
 	$(BIN)/elt serve --target $(TARGET) --port $(API_PORT) $(if $(ELT_API_KEY),,--dev)

@@ -6,10 +6,12 @@
              and Postgres in turn, with the API goals checked
   dag        bench/dag_parse.py: parse time of the Airflow DAG
   dashboard  bench/dashboard.py: server time of every dashboard page at scale 1, DuckDB and Postgres
+  overhead   bench/overhead.py: `elt run` vs the bare tools, a no-op run, a one-file change, Postgres vs
+             DuckDB build, and `airflow dags test` vs `elt run`, scale 1 and 10, with their goals
 Each writes JSON into bench/out/; RESULTS.md is rendered from those files, with the optimisations kept in
 bench/optimisations.md (measured before/after, written by hand) and the machine it ran on. A section whose
 JSON is not in bench/out/ is kept as RESULTS.md has it, so `--only api` re-measures the API section alone.
-Usage: python bench/results.py [--only load pipeline api dag dashboard] [--render-only] [--quick]
+Usage: python bench/results.py [--only load pipeline api dag dashboard overhead] [--render-only] [--quick]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ COMMANDS = {
     + ["--seconds", str(API_SECONDS), "--workers", "2"],
     "dag": ["dag_parse.py"],
     "dashboard": ["dashboard.py", "--targets", "duckdb", "postgres"],
+    "overhead": ["overhead.py", "--scales", "1", "10", "--airflow"],
 }
 QUICK = {  # a smoke run of the whole chain (small scales, short loads): not for RESULTS.md figures
     "load": ["load.py", "--scales", "1", "--repeat", "1", "--skip-pandas"],
@@ -45,6 +48,7 @@ QUICK = {  # a smoke run of the whole chain (small scales, short loads): not for
     "api": ["api.py", "--targets", "duckdb", "--clients", "5", "--seconds", "2", "--workers", "1"],
     "dag": ["dag_parse.py", "--modes", "watcher"],
     "dashboard": ["dashboard.py", "--targets", "duckdb", "--repeat", "3", "--warmup", "1"],
+    "overhead": ["overhead.py", "--scales", "1"],
 }
 
 
@@ -112,6 +116,7 @@ SECTIONS = {  # benchmark -> the start of its section's heading in RESULTS.md
     "api": "## API under load",
     "dag": "## Airflow DAG parse time",
     "dashboard": "## Dashboard pages",
+    "overhead": "## Overhead, no-op and changed-file runs",
 }
 
 
@@ -158,6 +163,7 @@ def render(durations: dict[str, float], previous: str = "") -> str:
         "api": _api_section,
         "dag": _dag_section,
         "dashboard": _dashboard_section,
+        "overhead": _overhead_section,
     }
     for name, section in renderers.items():
         data = _load(name)
@@ -319,6 +325,81 @@ def _dashboard_section(data: dict | None) -> list[str]:
     slow = [r for r in data["results"] if r["p95_ms"] >= data["goal_ms"]]
     verdict = "met" if not slow else "missed by " + ", ".join(f"{r['page']} ({r['target']})" for r in slow)
     return lines + ["", f"Goal: every page p95 < {data['goal_ms']:g} ms: {verdict}.", ""]
+
+
+def _overhead_section(data: dict | None) -> list[str]:
+    if not data:
+        return []
+    ours = "`elt run --force`"
+    lines = [
+        f"## Overhead, no-op and changed-file runs (measured {data['measured_at']})",
+        "",
+        f"Issue 22's ratios, side by side in one run, seed 42. *ours* is the wall time of {ours} in a",
+        "subprocess into a fresh warehouse (load, Data Docs, validate, build, export, docs); *build* and",
+        "*contract* are its build step (audit.runs) and its data contract (its output). *floor* is the bare",
+        "tools on another fresh warehouse: the bare bulk load of the load benchmark plus a plain `dbt build`",
+        "of the same project in a subprocess (raw loaded by `elt load` in between, untimed). *no-op* is",
+        "`elt run` again on ours' warehouse, nothing changed; *changed* is `elt run` on a copy of the data",
+        f"whose Stores.csv renames one store: {_changed_file(data)}. The first run pays a cold start.",
+        "",
+        "| scale | target | rows | ours s | build s | contract s | bare load s | dbt build s | floor s | no-op s"
+        " | changed s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        failed = {name: "" if r[name]["ok"] else " (failed)" for name in ("noop", "changed")}
+        lines.append(
+            f"| {r['scale']} | {r['target']} | {r['rows']:,} | {r['ours']['wall_seconds']:.1f}"
+            f" | {_s(r['ours']['seconds'].get('build'), 1)} | {_s(r['ours']['contract_seconds'])}"
+            f" | {r['bare_load_seconds']:.2f} | {r['dbt_build_seconds']:.1f}{'' if r['dbt_build_ok'] else ' (failed)'}"
+            f" | {r['floor']:.1f} | {r['noop']['wall_seconds']:.2f}{failed['noop']}"
+            f" | {r['changed']['wall_seconds']:.1f}{failed['changed']} |"
+        )
+    if data.get("airflow"):
+        a = data["airflow"]
+        lines += [
+            "",
+            f"Airflow (scale 1, DuckDB, as `make airflow-test`): `airflow dags test elt_pipeline` took"
+            f" {_s(a['wall_seconds'], 1)} s ({a['tasks']} tasks{'' if a['ok'] else ', **failed**'}), its dbt task"
+            f" group {_s(a['dbt_span_seconds'], 1)} s from the first dbt task's start to the last one's end;"
+            f" ours {a['ours_wall_seconds']:.1f} s, of which build {_s(a['ours_build_seconds'], 1)} s.",
+        ]
+    lines += ["", "| ratio | scale | target | measured | goal (issue 22) | |", "|---|---:|---|---:|---:|---|"]
+    for row in data["ratios"]:
+        unit = row.get("unit", "x")
+        verdict = {True: "met", False: "**missed**", None: "" if row["goal"] is None else "not measured"}[row["met"]]
+        lines.append(
+            f"| {row['name']} | {row['scale'] or '–'} | {row['target'] or 'both'} | {_unit(row['value'], unit)}"
+            f" | {'–' if row['goal'] is None else '≤ ' + _unit(row['goal'], unit)} | {verdict} |"
+        )
+    goals = [row for row in data["ratios"] if row["goal"] is not None]
+    met = sum(1 for row in goals if row["met"])
+    missed = ", ".join(
+        f"{row['name']} at scale {row['scale']}{' on ' + row['target'] if row['target'] else ''}"
+        for row in goals
+        if not row["met"]
+    )
+    lines += ["", f"Goals met: {met} of {len(goals)}" + (f"; missed or not measured: {missed}." if missed else "."), ""]
+    lines += ["What the no-op and changed-file runs did (their summary lines):", ""]
+    for r in data["results"]:
+        for name in ("noop", "changed"):
+            notes = r[name]["notes"]
+            lines.append(
+                f"- scale {r['scale']} {r['target']}, {'no-op' if name == 'noop' else 'changed'}: load"
+                f" {notes.get('load', '–')}; build {notes.get('build', '–')}"
+            )
+    return lines + [""]
+
+
+def _changed_file(data: dict) -> str:
+    changes = data.get("changed_file") or {}
+    return next(iter(changes.values()), "one State changed")
+
+
+def _unit(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    return {"x": f"{value:.2f}×", "%": f"{value:.1%}", "s": f"{value:.2f} s"}[unit]
 
 
 def main() -> None:

@@ -11,8 +11,9 @@ from core.warehouse import Warehouse
 
 
 def scratch_env(target: str, workdir: Path) -> tuple[dict[str, str], str | None]:
-    """The environment (os.environ plus) of a new empty warehouse of `target` with its dbt artifacts, logs
-    and reports in `workdir`; and the Postgres database's name (None on DuckDB), for drop_database."""
+    """The environment (os.environ plus) of a new empty warehouse of `target` with its dbt artifacts, logs,
+    reports, Data Docs and lineage events in `workdir`; and the Postgres database's name (None on DuckDB),
+    for drop_database."""
     env = {
         **os.environ,
         "DO_NOT_TRACK": "1",
@@ -21,6 +22,8 @@ def scratch_env(target: str, workdir: Path) -> tuple[dict[str, str], str | None]
         "ELT_DBT_TARGET_ROOT": str(workdir / "target"),
         "DBT_LOG_PATH": str(workdir / "logs"),
         "ELT_REPORTS_DIR": str(workdir / f"reports-{target}"),
+        "ELT_DATA_DOCS_DIR": str(workdir / "data_docs"),  # the Data Docs and lineage events of its runs too
+        "ELT_LINEAGE_DIR": str(workdir / "lineage"),
     }
     if target == "duckdb":
         return env, None
