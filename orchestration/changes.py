@@ -31,13 +31,12 @@ from pathlib import Path
 from core.audit import utc_now
 from core.dbt_project import manifest_path, project_dir
 from core.warehouse import Connection, Warehouse
-from ingestion.contract import LOAD_ID_COLUMN, SOURCES
+from ingestion.contract import LOAD_ID_COLUMN, SOURCES, SOURCES_BY_NAME
 
 PROJECT_INPUT = "dbt_project"  # audit.build_inputs.input of the dbt project's digest
 DAY_INPUT = "build_date"  # audit.build_inputs.input of the build's day (UTC), ISO format
 # Folders of a dbt project that hold what dbt writes (artifacts, logs, installed packages), not its sources.
 NOT_PROJECT = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
-CHUNK = 1 << 20  # bytes read at a time when hashing a file
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,14 @@ class Changes:
     `rebuild`: sources whose raw table differs from what the published build read (`reload` among them).
     `full_build`: why everything must be rebuilt (the project or the day changed, no build recorded), or None.
     `kept_loads`: source -> the load id raw holds, for the sources not reloaded (their file is that load's).
-    `built_by`: the run whose published build was compared, if any.
+    `published`: the published build compared with, if one recorded its inputs.
     """
 
     reload: list[str]
     rebuild: list[str]
     full_build: str | None
     kept_loads: dict[str, str] = field(default_factory=dict)
-    built_by: str | None = None
-    built_at: datetime | None = None  # when that build's inputs were recorded (after it was published), UTC
+    published: PublishedBuild | None = None
 
     @property
     def nothing(self) -> bool:
@@ -83,10 +81,10 @@ class Changes:
     def why(self) -> str:
         """One line for the run's summary: what is redone and why."""
         if self.nothing:
-            return f"nothing changed since run {self.built_by} (same files, dbt project and day)"
+            return f"nothing changed since run {self.published.run_id} (same files, dbt project and day)"
         parts = []
         if self.reload:
-            parts.append(f"changed file(s): {', '.join(_file(name) for name in self.reload)}")
+            parts.append(f"changed file(s): {', '.join(SOURCES_BY_NAME[name].file for name in self.reload)}")
         stale = [name for name in self.rebuild if name not in self.reload]
         if stale:
             parts.append(f"raw loaded since the last build: {', '.join(stale)}")
@@ -97,11 +95,8 @@ class Changes:
 
 def file_digest(path: Path) -> str:
     """The sha256 (hex) of a file's bytes, as the loader records it in audit.loads.sha256."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def project_digest(folder: Path) -> str:
@@ -186,22 +181,22 @@ def detect_changes(warehouse: Warehouse, inputs: Inputs) -> Changes:
         published = published_build(conn)
     finally:
         conn.close()
-    built_by, built = (published.run_id, published.inputs) if published else (None, {})
+    built = published.inputs if published else {}
     reload = [name for name, sha in inputs.files.items() if sha is None or held.get(name, ("", None))[1] != sha]
     kept = {name: held[name][0] for name in inputs.files if name not in reload}
     rebuild = [name for name in inputs.files if name in reload or built.get(name) != held[name][1]]
     full_build = None
     if not manifest_path(warehouse).is_file():
         full_build = f"no published manifest.json in {manifest_path(warehouse).parent}"
-    elif built_by is None:
+    elif published is None:
         full_build = "no build of these inputs recorded"
     elif built.get(PROJECT_INPUT) is None:
-        full_build = f"run {built_by} built a selection of the project"
+        full_build = f"run {published.run_id} built a selection of the project"
     elif built[PROJECT_INPUT] != inputs.project:
         full_build = "the dbt project changed"
     elif built.get(DAY_INPUT) != inputs.day:
         full_build = f"the last build ran on {built.get(DAY_INPUT)} (dates are checked against the build's day)"
-    return Changes(reload, rebuild, full_build, kept, built_by, published.recorded_at if published else None)
+    return Changes(reload, rebuild, full_build, kept, published)
 
 
 def record_build_inputs(warehouse: Warehouse, run_id: str, complete: bool = True) -> None:
@@ -237,7 +232,3 @@ def written_since(path: Path, moment: datetime | None) -> bool:
     if moment is None or not path.is_file():
         return False
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None) >= moment
-
-
-def _file(name: str) -> str:
-    return next(s.file for s in SOURCES if s.name == name)

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cache
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from core.audit import utc_now
@@ -34,16 +33,12 @@ _SEPARATORS = re.compile(r"[\s,]+")
 
 
 @cache
-def _apprise() -> ModuleType:
-    """Apprise, imported on the first alert (about 0.4 s: most runs send none), and the asset naming us."""
+def _asset() -> apprise.AppriseAsset:
+    """The asset naming us to Apprise. Apprise is imported where an alert is sent (about 0.4 s: most runs
+    send none)."""
     import apprise
 
-    return apprise
-
-
-@cache
-def _asset() -> apprise.AppriseAsset:
-    return _apprise().AppriseAsset(app_id="elt", app_desc="retail ELT pipeline alerts", app_url="")
+    return apprise.AppriseAsset(app_id="elt", app_desc="retail ELT pipeline alerts", app_url="")
 
 
 @dataclass(frozen=True)
@@ -134,8 +129,9 @@ def compose(run: RunRecord, nodes: list[str]) -> Alert:
 
 def send(alert: Alert, urls: list[str]) -> Delivery:
     """Send `alert` to each URL on its own (one failing service does not stop the others); never raises."""
+    import apprise
+
     delivery = Delivery()
-    apprise = _apprise()
     for url in urls:
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             shown, problem = _send_one(alert, url)
@@ -150,7 +146,8 @@ def send(alert: Alert, urls: list[str]) -> Delivery:
 def _send_one(alert: Alert, url: str) -> tuple[str, str | None]:
     """The URL as shown (no secrets, no options), and None if Apprise delivered the alert there, else what
     went wrong ('' when only Apprise's log says it)."""
-    apprise = _apprise()
+    import apprise
+
     service = apprise.Apprise(asset=_asset())
     if not service.add(url):
         return _scheme_only(url), ""

@@ -145,7 +145,8 @@ def load_step(
         lineage.complete(loaded)
         result.run.load_id = loaded.load_id
         result.run.rows_loaded = (result.run.rows_loaded or 0) + loaded.rows
-        files = ", ".join(f.source.file for f in loaded.files) if sources else f"{len(loaded.files)} files"
+        some = len(loaded.files) < len(SOURCES)  # named when not all of them (one DAG task's, a changed file)
+        files = ", ".join(f.source.file for f in loaded.files) if some else f"{len(loaded.files)} files"
         result.notes["load"] = (
             f"{result.run.rows_loaded:,} rows in {files} (load {loaded.load_id}); data contract checked in"
             f" {loaded.validation_seconds:.2f} s, {loaded.warnings} warning(s)"
@@ -437,12 +438,13 @@ def _unchanged(result: RunResult, changes: Changes, reports_dir: Path) -> None:
     _skip(result, "build", f"skipped: {changes.why()}; `elt run --force` rebuilds")
     manifest = read_manifest(manifest_path(result.warehouse))
     names = reports(manifest)
-    if all(written_since(Path(reports_dir) / f"{name}.csv", changes.built_at) for name in names):
+    built_at = changes.published.recorded_at if changes.published else None
+    if all(written_since(Path(reports_dir) / f"{name}.csv", built_at) for name in names):
         _skip(result, "export", f"skipped: {reports_dir} holds the {len(names)} CSVs of that build")
     else:
         export_step(result, reports_dir)
     site = target_path(result.warehouse)
-    if all(written_since(site / name, changes.built_at) for name in ("index.html", "catalog.json")):
+    if all(written_since(site / name, built_at) for name in ("index.html", "catalog.json")):
         _skip(result, "docs", f"skipped: {site / 'index.html'} is of that build")
     else:
         docs_step(result)
