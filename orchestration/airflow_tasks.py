@@ -283,6 +283,25 @@ class RunAlert(BaseNotifier):
         return run
 
 
+def producer_keeps_final_node_events() -> None:
+    """WATCHER mode: the producer writes each node's dbt event to XCom once, when the node has finished.
+
+    Cosmos' producer writes an XCom for every NodeStart, NodeCompiling, NodeExecuting and NodeFinished event,
+    all four under the node's one key, from dbt's own threads and one at a time (each write is a request to
+    Airflow's API: ~25 ms under `airflow dags test`). The node's task reads that key once, after the node
+    has finished, so it only ever sees the NodeFinished event's value: the three earlier writes per node
+    (~880 of the ~1,400 XCom writes of this project's build) are never read, and they held dbt's threads.
+    Keeping NodeFinished and Cosmos' error events removes them (figures: docs/airflow.md#watcher-or-local).
+
+    Cosmos (1.15) keeps the list of events it writes in a module constant with no option to change it;
+    tests/orchestration/test_airflow_events.py checks the constant is still there and still read, so an
+    upgrade that moves it fails that test rather than silently writing every event again. Idempotent.
+    """
+    from cosmos.operators._watcher import base
+
+    base._DBT_EVENT_ALLOWLIST = base._DBT_ERROR_EVENTS_TYPES | {"NodeFinished"}
+
+
 def consumers_after_producer(group: Any) -> None:
     """WATCHER mode: start the node tasks once the producer's `dbt build` has finished.
 
