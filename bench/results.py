@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark one after the other, then write bench/RESULTS.md from their results.
 
   load       bench/load.py: `elt load` vs the bare bulk path vs pandas to_sql, scale 1 and 10
-  pipeline   bench/pipeline.py: `elt run` per step at scale 1, 10 and 30, DuckDB and Postgres
+  pipeline   bench/pipeline.py: `elt run` per step and its peak RSS at scale 1, 10, 30 and 100, DuckDB and Postgres
   api        bench/api.py: 10 and 50 clients for 20 s each against a live `elt serve` (2 workers), DuckDB
              and Postgres in turn, with the API goals checked
   dag        bench/dag_parse.py: parse time of the Airflow DAG
@@ -35,7 +35,7 @@ API_CLIENTS, API_SECONDS = (10, 50), 20.0
 
 COMMANDS = {
     "load": ["load.py", "--scales", "1", "10", "--repeat", "3"],
-    "pipeline": ["pipeline.py", "--scales", "1", "10", "30"],
+    "pipeline": ["pipeline.py", "--scales", "1", "10", "30", "100"],
     "api": ["api.py", "--targets", "duckdb", "postgres", "--clients", *map(str, API_CLIENTS)]
     + ["--seconds", str(API_SECONDS), "--workers", "2"],
     "dag": ["dag_parse.py"],
@@ -211,26 +211,38 @@ def _pipeline_section(data: dict | None) -> list[str]:
     if not data:
         return []
     steps = ("load", "validate", "build", "export", "docs")
+    rss_goal = data.get("rss_goal_mib", 4096.0)
     lines = [
         "## Pipeline: `elt run` per step",
         "",
         "One `elt run` per scale and target into a fresh warehouse, in a subprocess as a user runs it (data",
         "generated beforehand, untimed). Seconds per step from `audit.runs`; *contract* is the part of the",
-        "load spent on the data contract (it includes importing Great Expectations, about 2.5 s). The runs",
-        "went in the order shown: the first one also pays for a cold start (modules and dbt's project read",
-        "from disk for the first time), which is why scale 1 on DuckDB can take as long as scale 10.",
+        "load spent on the data contract (it includes importing Great Expectations, about 2.5 s). *RSS* is",
+        "the peak resident memory of that `elt run` process (dbt and DuckDB run inside it; the Postgres",
+        "server's memory is not counted), from `os.wait4` on it alone. The runs went in the order shown: the",
+        "first one also pays for a cold start (modules and dbt's project read from disk for the first time),",
+        "which is why scale 1 on DuckDB can take as long as scale 10.",
         "",
-        "| scale | target | rows | " + " | ".join(steps) + " | total | contract | goal | |",
-        "|---:|---|---:|" + "---:|" * (len(steps) + 3) + "---|",
+        "| scale | target | rows | " + " | ".join(steps) + " | total | contract | RSS MiB | goal | |",
+        "|---:|---|---:|" + "---:|" * (len(steps) + 4) + "---|",
     ]
     for r in data["runs"]:
         goal = r.get("goal")
+        rss = r.get("peak_rss_mib")
+        rss_cell = "–" if rss is None else f"{rss:,.0f}" + ("" if rss <= rss_goal else " **over**")
+        if not r.get("ok", True):
+            lines.append(
+                f"| {r['scale']} | {r['target']} | {r['rows']:,} | "
+                + " | ".join(["–"] * len(steps))
+                + f" | **failed** after {r['wall_seconds']:.0f} s | – | {rss_cell} | – | {_cell(r.get('error'))} |"
+            )
+            continue
         verdict = "" if goal is None else ("met" if r["total"] <= goal else "**missed**")
         lines.append(
             f"| {r['scale']} | {r['target']} | {r['rows']:,} | "
             + " | ".join(_s(r["seconds"][s]) for s in steps)
-            + f" | **{r['total']:.1f}** | {_s(r['contract_seconds'])} | {'–' if goal is None else f'≤ {goal:.0f}'}"
-            f" | {verdict} |"
+            + f" | **{r['total']:.1f}** | {_s(r['contract_seconds'])} | {rss_cell}"
+            f" | {'–' if goal is None else f'≤ {goal:.0f}'} | {verdict} |"
         )
     lines += [
         "",
@@ -250,6 +262,10 @@ def _pipeline_section(data: dict | None) -> list[str]:
         f"Goal ≤ linear: the largest growth of a whole run is {_x(worst, 1)} per 10×"
         f" ({'met' if worst is not None and worst <= 10 else 'missed'}).",
         "",
+    ]
+    lines += _pipeline_scale_goals(data, rss_goal)
+    lines += [
+        "",
         "Slowest dbt models (seconds in `audit.node_results`), the next place to optimise:",
         "",
         "| scale | target | 1st | 2nd | 3rd |",
@@ -259,6 +275,53 @@ def _pipeline_section(data: dict | None) -> list[str]:
         models = [f"`{name}` {s:.2f}" for name, s in r["slowest_models"][:3]]
         lines.append(f"| {r['scale']} | {r['target']} | " + " | ".join(models + ["–"] * (3 - len(models))) + " |")
     return lines + [""]
+
+
+def _pipeline_scale_goals(data: dict, rss_goal: float) -> list[str]:
+    """Issue 22's scale-100 goals: peak RSS of every run, `elt run` completes at 100, growth 10 → 100."""
+    runs = data["runs"]
+    targets = data.get("targets") or sorted({r["target"] for r in runs})
+    measured = sorted({r["scale"] for r in runs})
+    with_rss = [r for r in runs if r.get("peak_rss_mib") is not None]
+    lines = ["| goal (issue 22, scale 100) | measured | |", "|---|---|---|"]
+    if with_rss:
+        top = max(with_rss, key=lambda r: r["peak_rss_mib"])
+        met = all(r["peak_rss_mib"] <= rss_goal for r in with_rss)
+        lines.append(
+            f"| peak RSS of every `elt run` ≤ {rss_goal / 1024:.0f} GiB | {top['peak_rss_mib']:,.0f} MiB at most"
+            f" (scale {top['scale']}, {top['target']}) | {'met' if met else '**missed**'} |"
+        )
+    else:
+        lines.append(f"| peak RSS of every `elt run` ≤ {rss_goal / 1024:.0f} GiB | – | not measured |")
+    for target in targets:
+        at = {r["scale"]: r for r in runs if r["target"] == target}
+        big, small = at.get(100), at.get(10)
+        if big is None:
+            done, verdict = "not measured", "not measured"
+        elif big.get("ok", True):
+            done, verdict = f"{big['total']:.0f} s, {big.get('peak_rss_mib') or 0:,.0f} MiB", "met"
+        else:
+            done, verdict = f"failed: {_cell(big.get('error'))}", "**missed**"
+        lines.append(f"| `elt run` completes at scale 100 on {target} | {done} | {verdict} |")
+        ok = big and small and big.get("ok", True) and small.get("ok", True) and small["total"] > 0
+        factor = big["total"] / small["total"] if ok else None
+        lines.append(
+            f"| whole run, scale 10 → 100 on {target}: ≤ 10× | {_x(factor, 1)} |"
+            f" {'not measured' if factor is None else ('met' if factor <= 10 else '**missed**')} |"
+        )
+    if 100 not in measured:
+        lines += [
+            "",
+            f"**Scale 100 was not measured in this run** (scales {', '.join(map(str, measured))}): whether",
+            "`elt run` completes there, its peak RSS and its growth from scale 10 to 100 are unknown.",
+            "`make bench` runs it.",
+        ]
+    return lines
+
+
+def _cell(text: str | None) -> str:
+    """Free text made safe for one markdown table cell."""
+    return "–" if not text else " ".join(text.split()).replace("|", "\\|")[:200]
 
 
 def _api_section(data: dict | None) -> list[str]:
