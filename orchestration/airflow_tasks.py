@@ -283,23 +283,37 @@ class RunAlert(BaseNotifier):
         return run
 
 
-def producer_keeps_final_node_events() -> None:
-    """WATCHER mode: the producer writes each node's dbt event to XCom once, when the node has finished.
+def producer_writes_only_read_events(group: Any) -> None:
+    """WATCHER mode: the producer writes a node's dbt event to XCom once, when the node has finished, and only
+    for a node that has a task of its own in `group` (the DbtTaskGroup) to read it.
 
-    Cosmos' producer writes an XCom for every NodeStart, NodeCompiling, NodeExecuting and NodeFinished event,
-    all four under the node's one key, from dbt's own threads and one at a time (each write is a request to
-    Airflow's API: ~25 ms under `airflow dags test`). The node's task reads that key once, after the node
-    has finished, so it only ever sees the NodeFinished event's value: the three earlier writes per node
-    (~880 of the ~1,400 XCom writes of this project's build) are never read, and they held dbt's threads.
-    Keeping NodeFinished and Cosmos' error events removes them (figures: docs/airflow.md#watcher-or-local).
+    Cosmos' producer writes an XCom for every NodeStart, NodeCompiling, NodeExecuting and NodeFinished event
+    of every node, all four under the node's one key, from dbt's own threads and one at a time (each write is
+    a request to Airflow's API: ~25 ms under `airflow dags test`, and dbt's threads wait for it). A node's
+    task reads that key once, after the node has finished, so only the NodeFinished value is ever read; and a
+    data test's key is read only by a test of several models, which has a task of its own (a model's tests
+    report through one aggregated status, which is still written). The other writes (~1,100 of the ~1,400 of
+    this project's build) held dbt's threads for nothing. Error events are still written for nodes that have
+    a task. Figures: docs/airflow.md#the-producers-xcom-writes.
 
-    Cosmos (1.15) keeps the list of events it writes in a module constant with no option to change it;
-    tests/orchestration/test_airflow_events.py checks the constant is still there and still read, so an
-    upgrade that moves it fails that test rather than silently writing every event again. Idempotent.
+    Cosmos (1.15) has no option for this: it keeps the event list in a module constant and writes through a
+    module function, both replaced here. tests/orchestration/test_airflow_events.py drives Cosmos' own log
+    parser through them, so an upgrade that moves either fails that test rather than silently writing every
+    event again. Idempotent.
     """
     from cosmos.operators._watcher import base
 
+    watched = frozenset(getattr(task, "model_unique_id", None) for task in _tasks_of(group)) - {None}
+    write = getattr(base._process_dbt_log_event, "__wrapped__", base._process_dbt_log_event)
+
+    @functools.wraps(write)
+    def write_if_read(task_instance: Any, dbt_log: dict[str, Any]) -> None:
+        node = (dbt_log.get("data") or {}).get("node_info") or {}
+        if node.get("unique_id") in watched:
+            write(task_instance, dbt_log)
+
     base._DBT_EVENT_ALLOWLIST = base._DBT_ERROR_EVENTS_TYPES | {"NodeFinished"}
+    base._process_dbt_log_event = write_if_read
 
 
 def consumers_after_producer(group: Any) -> None:

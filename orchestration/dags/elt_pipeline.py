@@ -189,7 +189,7 @@ with DAG(
         operator_args={"callback": steps.record_node_results, "dbt_runner_callbacks": [steps.dbt_event]},
     )
     steps.consumers_after_producer(dbt)
-    steps.producer_keeps_final_node_events()
+    steps.producer_writes_only_read_events(dbt)
 
     published = publish(validated)
     started >> load >> documented >> validated >> prepare() >> dbt >> published >> export() >> docs() >> finish()
