@@ -92,6 +92,7 @@ class Warehouse:
         return {
             "ELT_TARGET": self.target,
             "ELT_DUCKDB_PATH": str(self.duckdb_path),
+            "ELT_DUCKDB_MEMORY_LIMIT": self.settings.duckdb_memory_limit,
             "PGHOST": pg.host,
             "PGPORT": str(pg.port),
             "PGUSER": pg.user,
@@ -110,6 +111,7 @@ class Warehouse:
                 raw = duckdb.connect(str(self.duckdb_path), read_only=read_only)
             except duckdb.Error as exc:
                 raise WarehouseError(f"cannot open {self.describe()}: {exc}") from None
+            raw.execute(f"set memory_limit = '{self.settings.duckdb_memory_limit}'")  # a checked setting
             return Connection("duckdb", raw)
         import psycopg2
 

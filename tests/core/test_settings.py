@@ -53,6 +53,7 @@ def test_each_variable_reaches_its_field() -> None:
         "ELT_API_SESSION_SECRET": "s",
         "ELT_COSMOS_MODE": "Local",
         "ELT_AIRFLOW_RETRIES": "0",
+        "ELT_DUCKDB_MEMORY_LIMIT": "512MB",
     }
     s = Settings.from_env(environ)
     assert (s.target, s.duckdb_path, s.pghost, s.pgport, s.pguser, s.pgpassword, s.pgdatabase) == (
@@ -75,7 +76,8 @@ def test_each_variable_reaches_its_field() -> None:
     assert (s.api_key, s.api_session_secret, s.cosmos_mode, s.airflow_retries) == ("k", "s", "local", 0)
     warehouse = Warehouse.from_settings(s)
     assert warehouse.describe() == "postgres://u@db:6543/w" and warehouse.settings is s
-    assert warehouse.dbt_env()["PGPORT"] == "6543"
+    assert warehouse.dbt_env()["PGPORT"] == "6543" and s.duckdb_memory_limit == "512MB"
+    assert warehouse.dbt_env()["ELT_DUCKDB_MEMORY_LIMIT"] == "512MB"  # profiles.yml hands it to dbt-duckdb
 
 
 def test_an_override_wins_and_none_is_no_override() -> None:
@@ -96,6 +98,7 @@ def test_an_empty_variable_counts_as_unset(name: str) -> None:
         ("ELT_LOCK_TIMEOUT", "soon"),
         ("ELT_COSMOS_MODE", "kubernetes"),
         ("ELT_AIRFLOW_RETRIES", "-1"),
+        ("ELT_DUCKDB_MEMORY_LIMIT", "2GB'; drop table x; --"),
     ],
 )
 def test_a_wrong_value_is_a_config_error_naming_the_variable(name: str, value: str) -> None:
@@ -118,3 +121,18 @@ def test_the_process_environment_is_read_by_the_cli(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr == "error: PGPORT must be a valid integer, unable to parse string as an integer, got '54x'\n"
+
+
+def test_duckdb_takes_the_memory_limit(tmp_path: Path) -> None:
+    """Every connection `elt` opens on DuckDB has the memory limit (the default keeps a scale-100 run in 4 GB)."""
+    for value, shown in [(None, "1.8 GiB"), ("512MB", "488.2 MiB")]:
+        environ = {"ELT_DUCKDB_PATH": str(tmp_path / "w.duckdb")} | (
+            {"ELT_DUCKDB_MEMORY_LIMIT": value} if value else {}
+        )
+        warehouse = Warehouse.from_env("duckdb", environ=environ)
+        for read_only in (False, True):
+            conn = warehouse.connect(read_only=read_only)
+            try:
+                assert conn.execute("select current_setting('memory_limit')") == [(shown,)]
+            finally:
+                conn.close()
