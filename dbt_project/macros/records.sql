@@ -87,20 +87,6 @@
 {%- endmacro %}
 
 
-{#
-  `materialized` on Postgres, for a CTE whose columns are used several times: Postgres inlines a CTE
-  referenced once and then evaluates each of its expressions again at every use (a parsed date is a
-  chain of casts), so it is computed once per row only behind this fence. DuckDB shares common
-  subexpressions itself and needs no fence.
-#}
-{% macro cte_fence() -%}
-    {{ adapter.dispatch('cte_fence', 'retail_elt')() }}
-{%- endmacro %}
-
-{% macro default__cte_fence() -%}{%- endmacro %}
-
-{% macro postgres__cte_fence() -%}materialized{%- endmacro %}
-
 
 {#
   The deduplicated records of one source: the rows of `staging_model` whose disposition in

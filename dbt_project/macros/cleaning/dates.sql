@@ -55,6 +55,33 @@
   column accepts it). Apply to `date_text(...)`: the time part removed.
 #}
 {% macro parse_date(column, order='MDY') -%}
+    {{ adapter.dispatch('parse_date', 'retail_elt')(column, order) }}
+{%- endmacro %}
+
+{#
+  Postgres: a date written with two-digit day and month (`03/15/2024`, `15-03-2024`: nearly every cell)
+  is recognised by `translate` and cut with `substr`, where the regex and `split_part(replace(...))` cost
+  about twice as much per row; its three numbers are the ones the general rule reads, so the date is the
+  same. Every other text takes the general rule.
+#}
+{% macro postgres__parse_date(column, order='MDY') -%}
+    {%- if order == 'YMD' -%}
+        {{ default__parse_date(column, order) }}
+    {%- else -%}
+        {%- set fields = ['substr(' ~ column ~ ', 1, 2)', 'substr(' ~ column ~ ', 4, 2)', 'substr(' ~ column ~ ', 7, 4)'] -%}
+        {%- set part = {} -%}
+        {%- for letter in order -%}
+            {%- do part.update({letter: fields[loop.index0]}) -%}
+        {%- endfor -%}
+    case
+        when translate({{ column }}, '123456789-', '000000000/') = '00/00/0000'
+            then {{ make_valid_date(part['Y'], part['M'], part['D']) }}
+        else {{ default__parse_date(column, order) }}
+    end
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__parse_date(column, order='MDY') -%}
     {%- set part = {} -%}
     {%- for letter in order -%}
         {%- do part.update({letter: "split_part(replace(" ~ column ~ ", '-', '/'), '/', " ~ loop.index ~ ")"}) -%}
@@ -90,12 +117,15 @@
 {#
   The birthday formats of the customer file: `M/D/YYYY`, `DD/MM/YYYY` (an `a/b/YYYY` whose first
   number is above 12 is day-first), `DD-MM-YYYY` and `YYYY-MM-DD`. Apply to `date_text(...)`.
+  `format_column`: the column already holding `mixed_date_format(column)`, computed once per row in an
+  earlier (fenced) step; without it the format is worked out again for every branch.
 #}
-{% macro parse_mixed_date(column) -%}
+{% macro parse_mixed_date(column, format_column=none) -%}
+    {%- set format = format_column if format_column is not none else mixed_date_format(column) -%}
     case
-        when {{ mixed_date_format(column) }} = 'M/D/YYYY' then {{ parse_date(column, 'MDY') }}
-        when {{ mixed_date_format(column) }} in ('DD/MM/YYYY', 'DD-MM-YYYY') then {{ parse_date(column, 'DMY') }}
-        when {{ mixed_date_format(column) }} = 'YYYY-MM-DD' then {{ parse_date(column, 'YMD') }}
+        when {{ format }} = 'M/D/YYYY' then {{ parse_date(column, 'MDY') }}
+        when {{ format }} in ('DD/MM/YYYY', 'DD-MM-YYYY') then {{ parse_date(column, 'DMY') }}
+        when {{ format }} = 'YYYY-MM-DD' then {{ parse_date(column, 'YMD') }}
     end
 {%- endmacro %}
 

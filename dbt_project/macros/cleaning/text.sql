@@ -18,10 +18,24 @@
         {%- if spelling | upper not in spellings -%}{%- do spellings.append(spelling | upper) -%}{%- endif -%}
     {%- endfor -%}
     case
-        when upper({{ column }}) in ({% for s in spellings %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+        when {{ adapter.dispatch('short_enough_for', 'retail_elt')(column, spellings | map('length') | max) }}
+            and upper({{ column }}) in ({% for s in spellings %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
         then null
         else {{ column }}
     end
+{%- endmacro %}
+
+{#
+  A cheap pre-test before `upper(...) in (...)`: Postgres' upper() copies the text through the locale for
+  every row, while almost no cell is as short as a null spelling. upper() maps character by character, so
+  a text longer (in characters) than every spelling can never equal one: the result is the same.
+#}
+{% macro default__short_enough_for(column, max_length) -%}
+    true
+{%- endmacro %}
+
+{% macro postgres__short_enough_for(column, max_length) -%}
+    length({{ column }}) <= {{ max_length }}
 {%- endmacro %}
 
 {% macro default__trim_blanks(column) -%}
@@ -87,7 +101,10 @@
 {% macro postgres__repair_mojibake(column) -%}
     {%- set bytes = latin1_view(column) -%}
     case
-        when {{ column }} ~ '[\u00C2-\u00F4][\u0080-\u00BF\u0152\u0153\u0160\u0161\u0178\u017D\u017E\u0192\u02C6\u02DC\u2013-\u2122]'
+        -- Mojibake has characters above U+007F, i.e. more bytes than characters: plain ASCII text (nearly
+        -- every cell) skips both regexes, which could not match it anyway.
+        when octet_length({{ column }}) > length({{ column }})
+            and {{ column }} ~ '[\u00C2-\u00F4][\u0080-\u00BF\u0152\u0153\u0160\u0161\u0178\u017D\u017E\u0192\u02C6\u02DC\u2013-\u2122]'
             and {{ bytes }} ~ '^([\u0001-\u007F]|[\u00C2-\u00DF][\u0080-\u00BF]|[\u00E0-\u00EF][\u0080-\u00BF]{2}|[\u00F0-\u00F4][\u0080-\u00BF]{3})*$'
         -- convert_from's encoding argument is of type name, whose "C" collation would otherwise
         -- leak into the result (and make lower() ASCII-only): keep the database's collation.

@@ -39,7 +39,9 @@ currencies as (
 order_days as (
 
     select distinct currency_code, order_date
-    from sales
+    -- stg_sales itself, not the `sales` CTE: referenced only once, that CTE is read in line by Postgres
+    -- instead of being copied whole into a tuple store first (it materialises a CTE referenced twice).
+    from {{ ref('stg_sales') }}
     where currency_code is not null and order_date is not null
 
 ),

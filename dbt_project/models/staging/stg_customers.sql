@@ -8,13 +8,14 @@ with source as (
 
 ),
 
-trimmed as {{ cte_fence() }} (
+trimmed as (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+    {{ row_fence() }}
 
 ),
 
-repaired as {{ cte_fence() }} (
+repaired as (
 
     select
         *,
@@ -24,6 +25,29 @@ repaired as {{ cte_fence() }} (
         {{ repair_mojibake(column) }} as repaired_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from trimmed
+    {{ row_fence() }}
+
+),
+
+-- Each step's values computed once per row (row_fence): the birthday's format, then the date it gives.
+birthday_formats as (
+
+    select
+        *,
+        {{ mixed_date_format('birthday_date_text') }} as birthday_format_read,
+        {{ is_valid_email('lower(repaired_email)') }} as email_is_valid
+    from repaired
+    {{ row_fence() }}
+
+),
+
+birthdays as (
+
+    select
+        *,
+        {{ parse_mixed_date('birthday_date_text', 'birthday_format_read') }} as birthday_parsed
+    from birthday_formats
+    {{ row_fence() }}
 
 ),
 
@@ -33,7 +57,7 @@ ages as (
         *,
         {{ value_status('age', integer_shape('age'), 'age_parsed', var('age_range')[0], var('age_range')[1]) }}
             as age_status
-    from repaired
+    from birthdays
 
 ),
 
@@ -49,19 +73,19 @@ final as (
         repaired_{{ column }} as {{ column }},
         {%- endfor %}
         birthday as birthday_text,
-        {{ parse_mixed_date('birthday_date_text') }} as birthday,
+        birthday_parsed as birthday,
         case
             when birthday is null then null
-            when {{ parse_mixed_date('birthday_date_text') }} is null then 'invalid'
-            else {{ mixed_date_format('birthday_date_text') }}
+            when birthday_parsed is null then 'invalid'
+            else birthday_format_read
         end as birthday_format,
         age as age_text,
         case when age_status = 'valid' then cast(age_parsed as integer) end as age_reported,
         age_status,
-        case when {{ is_valid_email('lower(repaired_email)') }} then lower(repaired_email) end as email,
+        case when email_is_valid then lower(repaired_email) end as email,
         case
             when repaired_email is null then 'missing'
-            when {{ is_valid_email('lower(repaired_email)') }} then 'valid'
+            when email_is_valid then 'valid'
             else 'invalid'
         end as email_status,
         (

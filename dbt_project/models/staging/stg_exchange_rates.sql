@@ -6,25 +6,28 @@ with source as (
 
 ),
 
-trimmed as {{ cte_fence() }} (
+trimmed as (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+    {{ row_fence() }}
 
 ),
 
-date_parts as {{ cte_fence() }} (
+date_parts as (
 
     select *, {{ date_text('date') }} as date_part from trimmed
+    {{ row_fence() }}
 
 ),
 
-parsed as {{ cte_fence() }} (
+parsed as (
 
     select
         *,
         {{ parse_date('date_part', 'MDY') }} as rate_date_parsed,
         {{ parse_decimal('exchange') }} as rate_parsed
     from date_parts
+    {{ row_fence() }}
 
 ),
 

@@ -8,9 +8,10 @@ with source as (
 
 ),
 
-trimmed as {{ cte_fence() }} (
+trimmed as (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+    {{ row_fence() }}
 
 ),
 

@@ -7,24 +7,26 @@ with source as (
 
 ),
 
-trimmed as {{ cte_fence() }} (
+trimmed as (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+    {{ row_fence() }}
 
 ),
 
 -- Each value parsed once (Postgres evaluates a repeated expression again), time suffixes dropped first.
-date_parts as {{ cte_fence() }} (
+date_parts as (
 
     select
         *,
         {{ date_text('order_date') }} as order_date_part,
         {{ date_text('delivery_date') }} as delivery_date_part
     from trimmed
+    {{ row_fence() }}
 
 ),
 
-parsed as {{ cte_fence() }} (
+parsed as (
 
     select
         *,
@@ -32,6 +34,7 @@ parsed as {{ cte_fence() }} (
         {{ parse_date('delivery_date_part', 'MDY') }} as delivery_date_parsed,
         {{ parse_integer('quantity') }} as quantity_parsed
     from date_parts
+    {{ row_fence() }}
 
 ),
 

@@ -6,25 +6,28 @@ with source as (
 
 ),
 
-trimmed as {{ cte_fence() }} (
+trimmed as (
 
     {{ select_trimmed_raw('source', raw_columns) }}
+    {{ row_fence() }}
 
 ),
 
-date_parts as {{ cte_fence() }} (
+date_parts as (
 
     select *, {{ date_text('open_date') }} as open_date_part from trimmed
+    {{ row_fence() }}
 
 ),
 
-parsed as {{ cte_fence() }} (
+parsed as (
 
     select
         *,
         {{ parse_date('open_date_part', 'MDY') }} as open_date_parsed,
         {{ parse_integer('square_meters') }} as square_meters_parsed
     from date_parts
+    {{ row_fence() }}
 
 ),
 
