@@ -16,9 +16,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cosmos.operators._watcher.base import store_dbt_resource_status_from_log
-
-from orchestration.airflow_tasks import producer_writes_only_read_events
 
 MODEL = "model.retail_elt.fct_sales"
 OWN_TEST = "test.retail_elt.assert_fct_orders_reconcile_with_fct_sales"  # a test of several models: own task
@@ -57,8 +54,25 @@ def dbt_line(event: str, status: str, unique_id: str = MODEL, resource_type: str
     return json.dumps({"info": {"name": event, "msg": f"{event} {unique_id}"}, "data": {"node_info": node_info}})
 
 
+@pytest.fixture(autouse=True)
+def _airflow_home(airflow_home: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow reads its home when first imported in a process, and keeps it: Cosmos (which imports Airflow)
+    is imported here only inside the tests, after the suite's migrated Airflow home is set, so a test of
+    the DAG that runs later in the same worker finds its metadata database."""
+    for key, value in airflow_home.items():
+        monkeypatch.setenv(key, value)
+
+
+def producer_writes_only_read_events(group: SimpleNamespace) -> None:
+    from orchestration.airflow_tasks import producer_writes_only_read_events as keep_read_events
+
+    keep_read_events(group)
+
+
 def parse_event(line: str, ti: RecordedXComs, project_dir: Path) -> None:
     """One dbt log line through Cosmos' parser, as its producer hands it over during a build."""
+    from cosmos.operators._watcher.base import store_dbt_resource_status_from_log
+
     extra = {"context": {"ti": ti}, "project_dir": str(project_dir)}
     store_dbt_resource_status_from_log(line, extra, should_generate_model_uris=False)
 
