@@ -316,6 +316,33 @@ def producer_writes_only_read_events(group: Any) -> None:
     base._process_dbt_log_event = write_if_read
 
 
+def producer_of(group: Any) -> Any | None:
+    """WATCHER mode: the task of `group` (a DbtTaskGroup) that runs the whole `dbt build`; None in LOCAL mode."""
+    return next((t for t in _tasks_of(group) if t.task_id.endswith(PRODUCER_TASK_SUFFIX)), None)
+
+
+def producer_runs_the_tests(group: Any) -> None:
+    """WATCHER mode with no test tasks (`TestBehavior.NONE`): the producer's `dbt build` runs the tests too.
+
+    For NONE (and AFTER_ALL) Cosmos (1.15) limits the producer's build to models, seeds and snapshots
+    (`--resource-type` flags in its `dbt_cmd_flags`): it takes NONE to mean no tests at all. Here the tests
+    run in that build, in dbt's order, as in `elt build`, and a failing one fails the producer, which
+    `publish` waits for; so those flags are removed. tests/orchestration/test_airflow_dag_failure.py fails if
+    the tests stop running there. No-op in LOCAL mode (no producer). Idempotent.
+    """
+    producer = producer_of(group)
+    if producer is None:
+        return
+    flags, kept = list(producer.dbt_cmd_flags or []), []
+    while flags:
+        flag = flags.pop(0)
+        if flag == "--resource-type":
+            flags.pop(0)  # its value
+        else:
+            kept.append(flag)
+    producer.dbt_cmd_flags = kept
+
+
 def consumers_after_producer(group: Any) -> None:
     """WATCHER mode: start the node tasks once the producer's `dbt build` has finished.
 
@@ -328,7 +355,7 @@ def consumers_after_producer(group: Any) -> None:
     from airflow.sdk import TriggerRule
 
     tasks = _tasks_of(group)
-    producer = next((t for t in tasks if t.task_id.endswith(PRODUCER_TASK_SUFFIX)), None)
+    producer = producer_of(group)
     if producer is None:
         return
     members = {t.task_id for t in tasks}

@@ -1,7 +1,7 @@
 """DAG `elt_pipeline`: the `elt run` pipeline in Airflow, with the dbt graph rendered by astronomer-cosmos.
 
-    start -> load (one task per source file) -> data_docs -> validate -> prepare -> dbt (Cosmos: a task per
-    model, its tests after it) -> publish -> export -> docs -> finish
+    start -> load (one task per source file) -> data_docs -> validate -> prepare -> dbt (Cosmos: one
+    `dbt build`, then a task per model reporting it) -> publish -> export -> docs -> finish
 
 `data_docs` publishes the Great Expectations Data Docs of the run's load once the load tasks are done,
 whether they passed or not (a refused file's page says why); it never fails, so it never holds up the
@@ -18,8 +18,9 @@ orchestration/airflow_tasks.py) and records its progress in audit.runs; a failin
 
 Configuration (read when the DAG is parsed):
   ELT_TARGET          duckdb (default) or postgres. On DuckDB one task runs at a time (single writer).
-  ELT_COSMOS_MODE     watcher (default: one `dbt build` feeds every node's task) or local (one dbt
-                      invocation per task); both measured in docs/airflow.md#watcher-or-local.
+  ELT_COSMOS_MODE     watcher (default: one `dbt build`, tests included, feeds every model's task) or
+                      local (one dbt invocation per task, a test task after each model); both measured in
+                      docs/airflow.md#watcher-or-local.
   ELT_AIRFLOW_RETRIES retries per task (default 2, exponential back-off from 10 s).
   ELT_AIRFLOW_TASK_TIMEOUT
                       seconds a task may run before Airflow fails it (default 7200: 2 h).
@@ -60,6 +61,11 @@ SETTINGS = Settings.from_env()  # read once, when the DAG is parsed
 WAREHOUSE = Warehouse.from_settings(SETTINGS)
 COSMOS_MODES = {"local": ExecutionMode.LOCAL, "watcher": ExecutionMode.WATCHER}
 COSMOS_MODE = COSMOS_MODES[SETTINGS.cosmos_mode]
+# Where the dbt tests run. WATCHER: in the producer's `dbt build`, with every model's; they get no tasks of
+# their own (a task per test would only read the producer's result: 124 tasks instead of 51, the DAG run
+# 1.7x slower, docs/airflow.md#tests-in-the-build). A failing test fails the producer, which `publish` waits
+# for. LOCAL: each model's task runs `dbt run`, so its tests get a task after it.
+TEST_BEHAVIOR = TestBehavior.NONE if COSMOS_MODE == ExecutionMode.WATCHER else TestBehavior.AFTER_EACH
 DATA_DIR = SETTINGS.data_dir.resolve()
 DBT_ENV = {key: value for key, value in WAREHOUSE.dbt_env().items() if key != "PGPASSWORD"}
 
@@ -180,17 +186,21 @@ with DAG(
         execution_config=ExecutionConfig(execution_mode=COSMOS_MODE, invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
-            # A test of several models (row conservation, singular tests) runs once all of them are built.
+            test_behavior=TEST_BEHAVIOR,
+            # LOCAL: a test of several models (row conservation, singular tests) runs once all of them are built.
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the marts' assets are published by `finish`, once the whole build passed
         ),
         # After each dbt invocation its node results (and its log lines, which dbt_event collects) are recorded.
         operator_args={"callback": steps.record_node_results, "dbt_runner_callbacks": [steps.dbt_event]},
     )
+    steps.producer_runs_the_tests(dbt)
     steps.consumers_after_producer(dbt)
     steps.producer_writes_only_read_events(dbt)
 
     published = publish(validated)
+    producer = steps.producer_of(dbt)
+    if producer is not None:  # WATCHER: the build's tests ran in the producer; publish only if it passed
+        producer >> published
     started >> load >> documented >> validated >> prepare() >> dbt >> published >> export() >> docs() >> finish()
     load >> validated  # validate (and so the build) runs only if every load passed

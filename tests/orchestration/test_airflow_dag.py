@@ -1,5 +1,6 @@
-"""The Airflow DAG `elt_pipeline`: it parses without errors and renders the dbt graph of the manifest (one task
-per model, one per model's tests, one per test of several models), and `airflow dags test` builds the
+"""The Airflow DAG `elt_pipeline`: it parses without errors and renders the dbt graph of the manifest (WATCHER:
+one task per model, the tests in the producer's build; LOCAL: one task per model, one per model's tests, one
+per test of several models), and `airflow dags test` builds the
 marts of expected.json on Postgres, recorded in audit like `elt run` (on DuckDB a real scheduler does, in
 test_make_airflow.py).
 """
@@ -62,14 +63,22 @@ def test_dag_parses_and_renders_the_dbt_graph_of_the_manifest(
     dbt_leaves = {
         t for t, task in dag.task_dict.items() if t.startswith("dbt.") and not task.downstream_task_ids - {"publish"}
     }
-    assert "dbt.anomaly_detection.test" in dbt_leaves and dbt_leaves <= publish_after  # publish waits for all of dbt
+    assert dbt_leaves <= publish_after  # publish waits for all of dbt
     assert dag.task_dict["export"].upstream_task_ids == {"publish"}
     assert dag.task_dict["docs"].upstream_task_ids == {"export"}
     assert dag.task_dict["finish"].upstream_task_ids == {"docs"}
-    # A model's tests run after it; a test of several models after all of them.
-    assert dag.task_dict["dbt.dim_customers.test"].upstream_task_ids == {"dbt.dim_customers.run"}
-    conservation = next(t for t in dag.task_dict if t.startswith("dbt.row_conservation_stg_customers"))
-    assert {"dbt.dim_customers.test", "dbt.stg_customers.test"} <= dag.task_dict[conservation].upstream_task_ids
+    if mode == "watcher":
+        # The producer's `dbt build` runs every test: no test tasks, and publish waits for the producer itself
+        # (its model tasks pass when a test fails, since the models were built).
+        assert not [t for t in dag.task_dict if t.endswith("test")]
+        assert "--resource-type" not in dag.task_dict["dbt.dbt_producer_watcher"].dbt_cmd_flags  # tests included
+        assert "dbt.dbt_producer_watcher" in publish_after and "dbt.anomaly_detection_run" in dbt_leaves
+    else:
+        # A model's tests run after it; a test of several models after all of them.
+        assert "dbt.anomaly_detection.test" in dbt_leaves
+        assert dag.task_dict["dbt.dim_customers.test"].upstream_task_ids == {"dbt.dim_customers.run"}
+        conservation = next(t for t in dag.task_dict if t.startswith("dbt.row_conservation_stg_customers"))
+        assert {"dbt.dim_customers.test", "dbt.stg_customers.test"} <= dag.task_dict[conservation].upstream_task_ids
 
     # The dbt tasks' environment (shown in the UI) carries the warehouse's location but not its password,
     # and the build schemas' suffix: they build and test in `marts__build`, ..., and `publish` swaps them in.
