@@ -192,11 +192,20 @@ def warehouse(wh_env: dict[str, str]) -> Warehouse:
 
 
 @pytest.fixture(scope="session")
-def built_apis(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerTarget]:
-    """Factory of warehouses built by `elt run` (tests/api/conftest.py `BuiltApi`) for the API and browser
-    tests, once per target per session (worker). Defined here, at the root, so that both folders share it."""
-    from tests.api.conftest import built_by_elt_run  # not at the top: it imports this module
+def built_apis(
+    sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[PerTarget]:
+    """Factory of warehouses after `elt run` of the sample (tests/api/conftest.py `BuiltApi`) for the API and
+    browser tests, once per target per session (worker): each a private copy of the test run's one good build
+    (tests/faults/conftest.py `GoldenWarehouses`, shared by all workers), never a run of its own. Defined here,
+    at the root, so that both folders share it."""
+    from tests.api.conftest import built_from_golden  # not at the top: these import this module
+    from tests.faults.conftest import GoldenWarehouses
 
+    golden = GoldenWarehouses.of_session(sample_dir, tmp_path_factory, request.config)
     workdir = tmp_path_factory.mktemp("api-warehouses")
-    with PerTarget(lambda target: built_by_elt_run(target, sample_dir, workdir / target)) as apis:
-        yield apis
+    try:
+        with PerTarget(lambda target: built_from_golden(golden, target, sample_dir, workdir / target)) as apis:
+            yield apis
+    finally:
+        golden.release()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -165,6 +166,24 @@ class GoldenWarehouses:
         self.shared = shared
         self.database = f"elt_faults_golden_{run_uid}"
         self.used: set[str] = set()
+        self._sample_dirs: dict[str, Path] = {}
+
+    @classmethod
+    def of_session(
+        cls, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, config: pytest.Config
+    ) -> GoldenWarehouses:
+        """The good builds of this test run, as this process sees them (the `golden` fixture's): the workers
+        of one pytest-xdist run share a folder beside their basetemps. Every instance of one test run names
+        the same Postgres original (modules that import the `golden` fixture each get an instance)."""
+        workerinput = getattr(config, "workerinput", None)
+        base = tmp_path_factory.getbasetemp()
+        if workerinput:  # every worker's basetemp is a folder of the same parent
+            shared, run_uid = base.parent / "faults-golden", str(workerinput["testrunuid"])[:12]
+        else:  # one process: its basetemp is this run's own
+            shared = base / "faults-golden"
+            run_uid = hashlib.sha256(str(shared).encode()).hexdigest()[:12]
+        shared.mkdir(exist_ok=True)
+        return cls(sample_dir, shared, run_uid)
 
     def _ready(self, target: str) -> Path:
         return self.shared / f"golden-{target}.ready"
@@ -174,6 +193,8 @@ class GoldenWarehouses:
             "ELT_TARGET": target,
             "ELT_DUCKDB_PATH": str(self.shared / "golden-duckdb" / "warehouse.duckdb"),
             "ELT_DBT_TARGET_ROOT": str(self.shared / "golden-artifacts"),  # its published dbt artifacts
+            "ELT_DATA_DOCS_DIR": str(self.shared / "golden-data-docs"),  # its Data Docs
+            "ELT_LINEAGE_DIR": str(self.shared / "golden-lineage"),  # its OpenLineage events
         }
         return {**env, "PGDATABASE": self.database} if target == "postgres" else env
 
@@ -188,7 +209,8 @@ class GoldenWarehouses:
             conn.close()
         else:
             shutil.rmtree(self.shared / "golden-duckdb", ignore_errors=True)
-        shutil.rmtree(Path(env["ELT_DBT_TARGET_ROOT"]) / target, ignore_errors=True)
+        for outputs in ("ELT_DBT_TARGET_ROOT", "ELT_DATA_DOCS_DIR", "ELT_LINEAGE_DIR"):
+            shutil.rmtree(Path(env[outputs]) / target, ignore_errors=True)
         reports = self.shared / f"golden-{target}-reports"
         done = run_elt("run", "--data-dir", str(self.sample_dir), "--reports-dir", str(reports), env=env)
         assert_ok(done)
@@ -198,24 +220,48 @@ class GoldenWarehouses:
             run_id, load_id = conn.execute("select run_id, load_id from audit.runs where status = 'success'")[0]
         finally:
             conn.close()
-        self._ready(target).write_text(f"{run_id} {load_id}")
+        # The sample's folder is the building worker's (each worker generates its own copy of the sample).
+        self._ready(target).write_text(f"{run_id} {load_id}\n{self.sample_dir}\n")
 
-    def clone(self, target: str, workdir: Path, artifacts: bool = False) -> Iterator[Built]:
+    def original(self, target: str) -> dict[str, str]:
+        """The environment of the good build itself (where its warehouse, artifacts, Data Docs and OpenLineage
+        events are): what a clone's copies were copied from. Never write there."""
+        return self._env(target)
+
+    def original_sample_dir(self, target: str) -> Path:
+        """The folder of the sample the good build of `target` loaded (the building worker's copy of the
+        session sample), as the last clone of it here found it."""
+        return self._sample_dirs[target]
+
+    def clone(
+        self, target: str, workdir: Path, artifacts: bool = False, data_docs: bool = False, lineage: bool = False
+    ) -> Iterator[Built]:
         """A fresh warehouse of `target` holding a copy of the good build (dropped afterwards on Postgres).
 
         artifacts=True: its published dbt artifacts (manifest.json, docs) are copied too, into
         `workdir/target/<target>` (ELT_DBT_TARGET_ROOT of the clone's env), as a user's warehouse has them.
+        data_docs=True: its Data Docs (the site, GX's results, index.json), into `workdir/data_docs/<target>`
+        (ELT_DATA_DOCS_DIR). lineage=True: its OpenLineage events, into `workdir/lineage/<target>`
+        (ELT_LINEAGE_DIR). The copies are as the good build wrote them: paths in them name its folders.
         """
         self.used.add(target)
         workdir.mkdir(parents=True, exist_ok=True)
         env = {"ELT_TARGET": target, "ELT_DUCKDB_PATH": str(workdir / "warehouse.duckdb")}
+        copies = {
+            "ELT_DBT_TARGET_ROOT": ("target", artifacts),
+            "ELT_DATA_DOCS_DIR": ("data_docs", data_docs),
+            "ELT_LINEAGE_DIR": ("lineage", lineage),
+        }
         with _flock(self.shared / f"golden-{target}.lock"):
             if not self._ready(target).is_file():
                 self._build(target)
-            run_id, load_id = self._ready(target).read_text().split()
-            if artifacts:
-                env["ELT_DBT_TARGET_ROOT"] = str(workdir / "target")
-                shutil.copytree(Path(self._env(target)["ELT_DBT_TARGET_ROOT"]) / target, workdir / "target" / target)
+            ids, sample_dir = self._ready(target).read_text().splitlines()
+            run_id, load_id = ids.split()
+            self._sample_dirs[target] = Path(sample_dir)
+            for variable, (folder, wanted) in copies.items():
+                if wanted:
+                    env[variable] = str(workdir / folder)
+                    shutil.copytree(Path(self._env(target)[variable]) / target, workdir / folder / target)
             if target == "duckdb":
                 shutil.copyfile(self._env(target)["ELT_DUCKDB_PATH"], env["ELT_DUCKDB_PATH"])
             else:
@@ -241,14 +287,7 @@ def golden(
     sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[GoldenWarehouses]:
     """The good builds of the session sample, one per target, shared by the workers of this test run."""
-    workerinput = getattr(request.config, "workerinput", None)
-    base = tmp_path_factory.getbasetemp()
-    if workerinput:  # every worker's basetemp is a folder of the same parent
-        shared, run_uid = base.parent / "faults-golden", str(workerinput["testrunuid"])[:12]
-    else:
-        shared, run_uid = base / "faults-golden", secrets.token_hex(6)
-    shared.mkdir(exist_ok=True)
-    goldens = GoldenWarehouses(sample_dir, shared, run_uid)
+    goldens = GoldenWarehouses.of_session(sample_dir, tmp_path_factory, request.config)
     yield goldens
     goldens.release()
 
