@@ -136,9 +136,9 @@ def previous_sections(text: str) -> dict[str, list[str]]:
 def render(durations: dict[str, float], previous: str = "") -> str:
     """RESULTS.md from bench/out/*.json; a section without results there is taken from `previous`."""
     parts = ["# Benchmark results", ""]
-    old_header = [
-        line for line in previous.split("\n## ", 1)[0].splitlines()[1:] if not line.startswith("Sections re-measured")
-    ]
+    old_header = previous.split("\n## ", 1)[0].splitlines()[1:]
+    if durations:  # sections re-measured now: the line naming them is written anew below
+        old_header = [line for line in old_header if not line.startswith("Sections re-measured")]
     while old_header and not old_header[-1].strip():
         old_header.pop()
     while old_header and not old_header[0].strip():
@@ -153,9 +153,11 @@ def render(durations: dict[str, float], previous: str = "") -> str:
             f"`make bench` took {total / 60:.1f} min ({each}).",
             "",
         ]
-    else:  # some sections re-measured alone (--only): the whole run's header stays; each section dates itself
+    elif durations:  # some sections re-measured alone (--only): the whole run's header stays; each dates itself
         again = ", ".join(sorted(durations))
         parts += [*old_header, "", f"Sections re-measured alone since: {again} (each says when).", ""]
+    else:  # --render-only: the header as it was
+        parts += [*old_header, ""]
     kept = previous_sections(previous)
     renderers = {
         "load": _load_section,

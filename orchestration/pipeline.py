@@ -232,6 +232,7 @@ def build_step(
     full_refresh: bool = False,
     quiet: bool = False,
     complete: bool | None = None,
+    ahead: dbt.ParseAhead | None = None,
 ) -> None:
     """`dbt build` into the build schemas, its run_results.json into audit.node_results, then publish.
 
@@ -240,11 +241,17 @@ def build_step(
     BuildFailed is raised, nothing is published, and readers keep the last good build. The build step's
     seconds include preparing and publishing.
     `complete`: whether the published build then reflects all of raw and the project (default: when nothing
-    is selected; `elt run` passes True for the selection of what changed).
+    is selected; `elt run` passes True for the selection of what changed). `ahead`: the build's parse, started
+    before the load (dbt.ParseAhead).
     """
     with _step(result, "build"):
         outcome = dbt.build(
-            result.warehouse, select=select, full_refresh=full_refresh, quiet=quiet, publish_if_passed=False
+            result.warehouse,
+            select=select,
+            full_refresh=full_refresh,
+            quiet=quiet,
+            publish_if_passed=False,
+            ahead=ahead,
         )
         if outcome.result is None:  # dbt did not get to run any node (project or connection error)
             raise BuildFailed(f"dbt build could not run on {result.warehouse.describe()}: {outcome.exception}")
@@ -399,22 +406,27 @@ def run_pipeline(
         changes = None if force else detect_changes(warehouse, file_inputs(warehouse, data_dir))
         if changes is not None:
             run_log.note(f"compared with the published build: {changes.why()}")
-        if changes is not None and not changes.reload:
+        if changes is not None and changes.nothing:
             _skip(result, "load", f"skipped: the {len(SOURCES)} files are the loads raw holds (same sha256)")
             _skip(result, "data_docs", "skipped: no load in this run")
-        else:
-            try:
-                load_step(result, data_dir, out, sources=changes.reload if changes else None)
-            except Exception:
-                with contextlib.suppress(Exception):  # the load's own error is the one to report
-                    data_docs_step(result, out)
-                raise
-            data_docs_step(result, out)
-        if changes is not None and changes.nothing:
             _unchanged(result, changes, reports_dir)
             return
-        validate_step(result, kept=changes.kept_loads if changes else None)
-        build_step(result, select=changes.selection if changes else None, quiet=True, complete=True)
+        # dbt parses the project for the build while the files load (a process of its own; docs/publishing.md).
+        parse_ahead = dbt.ParseAhead(result.warehouse) if result.warehouse.settings.parse_ahead else None
+        with parse_ahead or contextlib.nullcontext() as ahead:
+            if changes is not None and not changes.reload:
+                _skip(result, "load", f"skipped: the {len(SOURCES)} files are the loads raw holds (same sha256)")
+                _skip(result, "data_docs", "skipped: no load in this run")
+            else:
+                try:
+                    load_step(result, data_dir, out, sources=changes.reload if changes else None)
+                except Exception:
+                    with contextlib.suppress(Exception):  # the load's own error is the one to report
+                        data_docs_step(result, out)
+                    raise
+                data_docs_step(result, out)
+            validate_step(result, kept=changes.kept_loads if changes else None)
+            build_step(result, select=changes.selection if changes else None, quiet=True, complete=True, ahead=ahead)
         if changes is not None and changes.full_build is None:
             result.notes["build"] += f" (rebuilt what depends on {', '.join(changes.rebuild)})"
         export_step(result, reports_dir)

@@ -35,6 +35,9 @@ if _WORKER:
 os.environ.setdefault("ELT_LINEAGE_DIR", tempfile.mkdtemp(prefix="elt-test-lineage-"))
 # Other waiting runs must not hang a test for long.
 os.environ.setdefault("ELT_LOCK_TIMEOUT", "60")
+# Two workers keep both cores busy: a second process parsing ahead would only add CPU (docs/operations.md).
+# tests/orchestration/test_pipeline.py turns it on where it checks it.
+os.environ.setdefault("ELT_PARSE_AHEAD", "false")
 
 
 def _postgres_required() -> bool:

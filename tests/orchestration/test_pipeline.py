@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dbt_project import target_path
+from core.dbt_project import build_target_path, target_path
 from core.warehouse import Warehouse
 from tests.conftest import warehouse_env
 from tests.dbt.conftest import rows
@@ -41,8 +43,17 @@ def csv_rows(path: Path) -> int:
 
 def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    # A dbt target folder of its own (no partial-parse state yet), and a temporary folder to see what is left.
+    (tmp_path / "tmp").mkdir()
+    env = {**env, "ELT_DBT_TARGET_ROOT": str(tmp_path / "target"), "TMPDIR": str(tmp_path / "tmp")}
+    env["ELT_PARSE_AHEAD"] = "true"  # the suite turns it off elsewhere (tests/conftest.py)
     first = elt("run", "--data-dir", str(data_dir), "--sample", env=env)  # --sample: the folder is made and filled
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+    # dbt parsed the project for the build while the files loaded (orchestration/dbt.py ParseAhead): the build's
+    # own parse, in a target folder with no partial-parse state of its own, found every file parsed already.
+    warehouse = Warehouse.from_env(environ={**os.environ, **env})
+    perf = json.loads((build_target_path(warehouse) / "perf_info.json").read_text(encoding="utf-8"))
+    assert (perf["is_partial_parse_enabled"], perf["parsed_path_count"]) == (True, 0), perf
     assert sorted(p.name for p in data_dir.iterdir()) == sorted(
         ["Customers.csv", "Products.csv", "Stores.csv", "Sales.csv", "Exchange_Rates.csv", "expected.json"]
     )
@@ -53,7 +64,6 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     assert re.search(r"^run \S+ succeeded on ", first.stdout, re.M)
     print(re.search(r"^  total.*$", first.stdout, re.M).group(0))  # pipeline seconds, for the record
 
-    warehouse = Warehouse.from_env(environ={**os.environ, **env})
     reports_dir = Path(env["ELT_REPORTS_DIR"])
     for name in REPORTS:
         table_rows = rows(warehouse, f"select count(*) as n from reports.{name}")[0]["n"]
@@ -67,6 +77,7 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     # Files there: loaded, not replaced. --force: reloaded and rebuilt although they did not change.
     second = elt("run", "--force", "--data-dir", str(data_dir), "--sample", env=env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+    assert not list((tmp_path / "tmp").iterdir())  # the parses ahead cleaned up after themselves
     runs = rows(warehouse, "select * from audit.runs order by run_id")
     assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")] * 2
     for run in runs:
@@ -106,3 +117,17 @@ def test_a_failing_test_fails_the_run_and_is_recorded(env: dict[str, str], sampl
     failing = rows(warehouse, "select name, status, failures from audit.node_results where status = 'fail'")
     assert [(f["status"], f["failures"]) for f in failing] == [("fail", 1)]
     assert not Path(env["ELT_REPORTS_DIR"]).exists()  # nothing exported from a failed build
+
+
+def test_a_refused_file_stops_the_parse_ahead(env: dict[str, str], sample_dir: Path, tmp_path: Path) -> None:
+    # The load fails while dbt parses ahead for the build: the run exits 2 naming the file, and the parse's
+    # process and temporary folder are gone with it (orchestration/dbt.py ParseAhead.close).
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    stores = data / "Stores.csv"
+    stores.write_text(stores.read_text(encoding="utf-8").replace("StoreKey", "StoreKee", 1), encoding="utf-8")
+    (tmp_path / "tmp").mkdir()
+    env = {**env, "ELT_PARSE_AHEAD": "true", "TMPDIR": str(tmp_path / "tmp")}
+    done = elt("run", "--data-dir", str(data), env=env)
+    assert done.returncode == 2 and "Stores.csv" in done.stderr, done.stdout[-2000:] + done.stderr
+    assert not list((tmp_path / "tmp").iterdir())
