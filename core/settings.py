@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     pgpassword: str = _var("PGPASSWORD", default="")
     pgdatabase: str = _var("PGDATABASE", default="warehouse")
     lock_timeout: float = _var("ELT_LOCK_TIMEOUT", default=600.0)  # seconds a load or build waits for the lock
-    # `elt run` parses the dbt project for the build in a second process while it loads (orchestration/dbt.py
-    # ParseAhead): off on a machine whose cores are all busy anyway, where it only adds CPU.
+    # `elt run` parses the dbt project for the build in a second process while it loads, when the build folder
+    # has no partial-parse state yet (orchestration/dbt.py ParseAhead); false: never.
     parse_ahead: bool = _var("ELT_PARSE_AHEAD", default=True)
 
     # Files and folders

@@ -153,22 +153,24 @@ class ParseAhead:
 
     dbt keeps what it parsed in partial_parse.msgpack; `build` adopts that file (`adopt`, under the warehouse
     lock) before its own parse, which then reads the project's files again but parses none of them unless
-    they changed since. It only helps when the build's own partial-parse state is cold or stale (the first
-    build of a target folder, a new dbt version, a changed profile or project): on a cold DuckDB scale-1 run
-    the build step went from 30.4 s to 24.3 s (bench/optimisations.md, 9). dbt checks the adopted state as its
-    own (versions, profile, variables, file hashes) and parses in full if it does not match, so a parse ahead
-    that is stale, failed or still running never changes what is built, only how long the parse takes.
-    The process writes only into a temporary folder of its own; `close` stops it and removes the folder.
+    they changed since. It helps when the build folder has no partial-parse state yet (the first build of a
+    target folder): on a cold DuckDB scale-1 run the build step went from 30.4 s to 24.3 s
+    (bench/optimisations.md, 9); `start` starts none otherwise. dbt checks the adopted state as its own
+    (versions, profile, variables, file hashes) and parses in full if it does not match, so a parse ahead
+    that is stale or failed never changes what is built, only how long the parse takes.
+    The process writes its artifacts into a temporary folder of its own (its log lines, like every dbt
+    invocation's, go to dbt's log file); `close` stops it and removes the folder. A folder left by a process
+    that was killed is removed by the next `start`.
     """
 
+    PREFIX = "elt-parse-ahead-"  # <temporary folder>/elt-parse-ahead-<pid of elt>-<random>
+
     def __init__(self, warehouse: Warehouse) -> None:
+        """Start the parse now. Raises OSError if the folder or the process cannot be made (`start` does not)."""
         import subprocess
         import tempfile
 
-        self.folder = Path(tempfile.mkdtemp(prefix="elt-parse-ahead-"))
-        warm = build_target_path(warehouse) / PARTIAL_PARSE_FILE
-        with contextlib.suppress(OSError):  # dbt then only parses what changed since the last build
-            shutil.copyfile(warm, self.folder / PARTIAL_PARSE_FILE)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-"))
         environ = {**os.environ}
         for key, value in _dbt_environ(warehouse, in_build_schemas=True).items():
             if value is None:
@@ -176,26 +178,71 @@ class ParseAhead:
             else:
                 environ[key] = value
         command = _command(warehouse, ["parse", "--quiet"], self.folder)
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *command],
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:  # -P: no folder of the caller's (its cwd) on the child's sys.path, as for the `dbt` script
+            self.process = subprocess.Popen(
+                [sys.executable, "-P", "-c", "from dbt.cli.main import cli; cli()", *command],
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        self.timeout = warehouse.settings.lock_timeout
+
+    @classmethod
+    def start(cls, warehouse: Warehouse) -> ParseAhead | None:
+        """A parse ahead for the next build of `warehouse`, or None when it would not help or is off: the build
+        folder has partial-parse state already, ELT_PARSE_AHEAD is false, or the process could not start (a
+        note in the run's log; the build then parses as usual)."""
+        if not warehouse.settings.parse_ahead or (build_target_path(warehouse) / PARTIAL_PARSE_FILE).is_file():
+            return None
+        cls._remove_orphans()
+        try:
+            return cls(warehouse)
+        except OSError as exc:
+            run_log.note(f"dbt parse ahead not started: {one_line(str(exc))}", level="warn")
+            return None
+
+    @classmethod
+    def _remove_orphans(cls) -> None:
+        """Remove the folders of parses ahead whose `elt` process no longer exists (killed before `close`)."""
+        import tempfile
+
+        for folder in Path(tempfile.gettempdir()).glob(f"{cls.PREFIX}*-*"):
+            pid = folder.name.removeprefix(cls.PREFIX).split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(folder, ignore_errors=True)
+            except OSError:  # it exists (another user's process): leave its folder
+                continue
 
     def adopt(self, warehouse: Warehouse) -> bool:
-        """Wait for the parse, then put its partial-parse state where the build's parse reads it (call under the
-        warehouse lock). Returns whether it did: False if the parse failed (the build's own parse then reports
-        why). Closes the parse ahead either way."""
+        """Wait for the parse (at most ELT_LOCK_TIMEOUT seconds, then it is stopped), then put its partial-parse
+        state where the build's parse reads it (call under the warehouse lock). Returns whether it did: False
+        if the parse failed or took too long (the build's own parse then parses in full, or reports why it
+        cannot); the run's log says which. Closes the parse ahead either way."""
+        import subprocess
+
         try:
-            if self.process.wait() != 0 or not (self.folder / PARTIAL_PARSE_FILE).is_file():
+            try:
+                code = self.process.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                run_log.note(f"dbt parse ahead still running after {self.timeout:g} s: stopped, not used", "warn")
+                return False
+            if code != 0 or not (self.folder / PARTIAL_PARSE_FILE).is_file():
+                run_log.note(f"dbt parse ahead failed (exit {code}): the build parses the project itself", "warn")
                 return False
             destination = build_target_path(warehouse)
             destination.mkdir(parents=True, exist_ok=True)
             staged = destination / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
             shutil.copyfile(self.folder / PARTIAL_PARSE_FILE, staged)
             os.replace(staged, destination / PARTIAL_PARSE_FILE)
+            run_log.note("dbt parse ahead used: the build adopted its partial-parse state")
             return True
         finally:
             self.close()

@@ -411,9 +411,10 @@ def run_pipeline(
             _skip(result, "data_docs", "skipped: no load in this run")
             _unchanged(result, changes, reports_dir)
             return
-        # dbt parses the project for the build while the files load (a process of its own; docs/publishing.md).
-        parse_ahead = dbt.ParseAhead(result.warehouse) if result.warehouse.settings.parse_ahead else None
-        with parse_ahead or contextlib.nullcontext() as ahead:
+        # dbt parses the project for the build while the files load, in a process of its own, when the build
+        # folder has no partial-parse state yet (docs/publishing.md); with nothing to load it would only add a wait.
+        loads = changes is None or bool(changes.reload)
+        with (dbt.ParseAhead.start(result.warehouse) if loads else None) or contextlib.nullcontext() as ahead:
             if changes is not None and not changes.reload:
                 _skip(result, "load", f"skipped: the {len(SOURCES)} files are the loads raw holds (same sha256)")
                 _skip(result, "data_docs", "skipped: no load in this run")

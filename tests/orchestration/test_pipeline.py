@@ -44,7 +44,8 @@ def csv_rows(path: Path) -> int:
 def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     # A dbt target folder of its own (no partial-parse state yet), and a temporary folder to see what is left.
-    (tmp_path / "tmp").mkdir()
+    # The folder of a parse ahead whose `elt` was killed (no process has that pid): the next one removes it.
+    (tmp_path / "tmp" / "elt-parse-ahead-999999999-dead").mkdir(parents=True)
     env = {**env, "ELT_DBT_TARGET_ROOT": str(tmp_path / "target"), "TMPDIR": str(tmp_path / "tmp")}
     env["ELT_PARSE_AHEAD"] = "true"  # the suite turns it off elsewhere (tests/conftest.py)
     first = elt("run", "--data-dir", str(data_dir), "--sample", env=env)  # --sample: the folder is made and filled
@@ -54,6 +55,7 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     warehouse = Warehouse.from_env(environ={**os.environ, **env})
     perf = json.loads((build_target_path(warehouse) / "perf_info.json").read_text(encoding="utf-8"))
     assert (perf["is_partial_parse_enabled"], perf["parsed_path_count"]) == (True, 0), perf
+    assert not list((tmp_path / "tmp").iterdir())  # its own folder and the orphan's are gone
     assert sorted(p.name for p in data_dir.iterdir()) == sorted(
         ["Customers.csv", "Products.csv", "Stores.csv", "Sales.csv", "Exchange_Rates.csv", "expected.json"]
     )
@@ -77,7 +79,12 @@ def test_elt_run_twice_from_an_empty_folder(env: dict[str, str], tmp_path: Path)
     # Files there: loaded, not replaced. --force: reloaded and rebuilt although they did not change.
     second = elt("run", "--force", "--data-dir", str(data_dir), "--sample", env=env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr
-    assert not list((tmp_path / "tmp").iterdir())  # the parses ahead cleaned up after themselves
+    assert not list((tmp_path / "tmp").iterdir())
+    # The run's log says the first build used the parse ahead; the second started none (the state was there).
+    said = "elt: dbt parse ahead used: the build adopted its partial-parse state"
+    query = "select r.run_id, count(l.message) as n from audit.runs r left join audit.run_logs l"
+    query += f" on l.run_id = r.run_id and l.message = '{said}' group by r.run_id order by r.run_id"
+    assert [r["n"] for r in rows(warehouse, query)] == [1, 0]
     runs = rows(warehouse, "select * from audit.runs order by run_id")
     assert [(r["trigger"], r["command"], r["status"]) for r in runs] == [("cli", "run", "success")] * 2
     for run in runs:
