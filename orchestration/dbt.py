@@ -13,7 +13,9 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -167,16 +169,9 @@ class ParseAhead:
 
     def __init__(self, warehouse: Warehouse) -> None:
         """Start the parse now. Raises OSError if the folder or the process cannot be made (`start` does not)."""
-        import subprocess
-        import tempfile
-
         self.folder = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-"))
-        environ = {**os.environ}
-        for key, value in _dbt_environ(warehouse, in_build_schemas=True).items():
-            if value is None:
-                environ.pop(key, None)
-            else:
-                environ[key] = value
+        # As `_environ` sets them for an in-process invocation: None unsets.
+        environ = {k: v for k, v in {**os.environ, **_dbt_environ(warehouse, True)}.items() if v is not None}
         command = _command(warehouse, ["parse", "--quiet"], self.folder)
         try:  # -P: no folder of the caller's (its cwd) on the child's sys.path, as for the `dbt` script
             self.process = subprocess.Popen(
@@ -208,8 +203,6 @@ class ParseAhead:
     @classmethod
     def _remove_orphans(cls) -> None:
         """Remove the folders of parses ahead whose `elt` process no longer exists (killed before `close`)."""
-        import tempfile
-
         for folder in Path(tempfile.gettempdir()).glob(f"{cls.PREFIX}*-*"):
             pid = folder.name.removeprefix(cls.PREFIX).split("-", 1)[0]
             if not pid.isdigit() or int(pid) == os.getpid():
@@ -226,8 +219,6 @@ class ParseAhead:
         state where the build's parse reads it (call under the warehouse lock). Returns whether it did: False
         if the parse failed or took too long (the build's own parse then parses in full, or reports why it
         cannot); the run's log says which. Closes the parse ahead either way."""
-        import subprocess
-
         try:
             try:
                 code = self.process.wait(timeout=self.timeout)

@@ -406,16 +406,11 @@ def run_pipeline(
         changes = None if force else detect_changes(warehouse, file_inputs(warehouse, data_dir))
         if changes is not None:
             run_log.note(f"compared with the published build: {changes.why()}")
-        if changes is not None and changes.nothing:
-            _skip(result, "load", f"skipped: the {len(SOURCES)} files are the loads raw holds (same sha256)")
-            _skip(result, "data_docs", "skipped: no load in this run")
-            _unchanged(result, changes, reports_dir)
-            return
+        loads = changes is None or bool(changes.reload)
         # dbt parses the project for the build while the files load, in a process of its own, when the build
         # folder has no partial-parse state yet (docs/publishing.md); with nothing to load it would only add a wait.
-        loads = changes is None or bool(changes.reload)
         with (dbt.ParseAhead.start(result.warehouse) if loads else None) or contextlib.nullcontext() as ahead:
-            if changes is not None and not changes.reload:
+            if not loads:
                 _skip(result, "load", f"skipped: the {len(SOURCES)} files are the loads raw holds (same sha256)")
                 _skip(result, "data_docs", "skipped: no load in this run")
             else:
@@ -426,6 +421,9 @@ def run_pipeline(
                         data_docs_step(result, out)
                     raise
                 data_docs_step(result, out)
+            if changes is not None and changes.nothing:
+                _unchanged(result, changes, reports_dir)
+                return
             validate_step(result, kept=changes.kept_loads if changes else None)
             build_step(result, select=changes.selection if changes else None, quiet=True, complete=True, ahead=ahead)
         if changes is not None and changes.full_build is None:

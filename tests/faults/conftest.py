@@ -166,7 +166,6 @@ class GoldenWarehouses:
         self.shared = shared
         self.database = f"elt_faults_golden_{run_uid}"
         self.used: set[str] = set()
-        self._sample_dirs: dict[str, Path] = {}
 
     @classmethod
     def of_session(
@@ -230,8 +229,8 @@ class GoldenWarehouses:
 
     def original_sample_dir(self, target: str) -> Path:
         """The folder of the sample the good build of `target` loaded (the building worker's copy of the
-        session sample), as the last clone of it here found it."""
-        return self._sample_dirs[target]
+        session sample), from the note it left beside it (after a `clone`, so that it exists)."""
+        return Path(self._ready(target).read_text().splitlines()[1])
 
     def clone(
         self, target: str, workdir: Path, artifacts: bool = False, data_docs: bool = False, lineage: bool = False
@@ -255,9 +254,7 @@ class GoldenWarehouses:
         with _flock(self.shared / f"golden-{target}.lock"):
             if not self._ready(target).is_file():
                 self._build(target)
-            ids, sample_dir = self._ready(target).read_text().splitlines()
-            run_id, load_id = ids.split()
-            self._sample_dirs[target] = Path(sample_dir)
+            run_id, load_id = self._ready(target).read_text().splitlines()[0].split()
             for variable, (folder, wanted) in copies.items():
                 if wanted:
                     env[variable] = str(workdir / folder)
