@@ -324,8 +324,63 @@ def measure_airflow(workdir: Path, data_dir: Path, manifest: Path | None) -> dic
         "task_states": states,
         "dbt_tasks": len(dbt_tasks),
         "dbt_span_seconds": span,
+        "profile": task_profile(tasks, done.stdout + done.stderr + _task_logs(workdir / "airflow" / "logs")),
         "error": None if ok else f"exit {done.returncode}: {done.stdout[-1500:]}\n{done.stderr[-1500:]}".strip(),
     }
+
+
+def task_profile(tasks: list[tuple], output: str) -> dict:
+    """Where a `dags test` run's time went: every task's seconds (start to end, from the metadata DB), their
+    sum (`dags test` runs the tasks one after another, so wall minus the sum is its own start, the DAG's
+    parse and the gaps between tasks), the sum per kind (the WATCHER producer, the dbt model tasks that read
+    its results, the rest) and the log lines that say how the producer's dbt parsed the project."""
+    timed = sorted(
+        (
+            (task_id, (_timestamp(end) - _timestamp(start)).total_seconds())
+            for task_id, _, start, end in tasks
+            if start and end
+        ),
+        key=lambda item: -item[1],
+    )
+    kinds = {"producer": 0.0, "dbt model tasks": 0.0, "other tasks": 0.0}
+    for task_id, seconds in timed:
+        kind = (
+            "producer"
+            if task_id.endswith("_producer_watcher")
+            else "dbt model tasks"
+            if task_id.startswith("dbt.")
+            else "other tasks"
+        )
+        kinds[kind] += seconds
+    parse_lines = list(
+        dict.fromkeys(
+            re.sub(
+                r"^.*?(Partial parse|Unable to do partial parsing|partial parsing|Performance info)", r"\1", line
+            ).strip()[:200]
+            for line in output.splitlines()
+            if re.search(r"partial.pars|Performance info", line, re.IGNORECASE)
+        )
+    )[:6]
+    return {
+        "task_seconds_total": sum(seconds for _, seconds in timed),
+        "by_kind_seconds": kinds,
+        "slowest_tasks": [[task_id, round(seconds, 2)] for task_id, seconds in timed[:8]],
+        "producer_parse_lines": parse_lines,
+    }
+
+
+def _task_logs(folder: Path) -> str:
+    """The task log files `dags test` wrote (Airflow 3: one JSON object per line), as plain text lines."""
+    lines = []
+    for path in sorted(folder.rglob("*.log")) if folder.is_dir() else []:
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                lines.append(line)
+            else:
+                lines.append(str(record.get("event", line)) if isinstance(record, dict) else line)
+    return "\n" + "\n".join(lines)
 
 
 def _timestamp(text: str) -> datetime:

@@ -429,6 +429,7 @@ def _overhead_section(data: dict | None) -> list[str]:
             f" group {_s(a['dbt_span_seconds'], 1)} s from the first dbt task's start to the last one's end;"
             f" ours {a['ours_wall_seconds']:.1f} s, of which build {_s(a['ours_build_seconds'], 1)} s.",
         ]
+        lines += _airflow_profile(a)
     lines += ["", "| ratio | scale | target | measured | goal (issue 22) | |", "|---|---:|---|---:|---:|---|"]
     for row in data["ratios"]:
         unit = row.get("unit", "x")
@@ -465,6 +466,28 @@ def _unit(value: float | None, unit: str) -> str:
     if value is None:
         return "–"
     return {"x": f"{value:.2f}×", "%": f"{value:.1%}", "s": f"{value:.2f} s"}[unit]
+
+
+def _airflow_profile(a: dict) -> list[str]:
+    """Where the `dags test` run's time went (bench/overhead.py `task_profile`), as lines under its sentence."""
+    profile = a.get("profile")
+    if not profile or a.get("wall_seconds") is None:
+        return []
+    kinds = profile["by_kind_seconds"]
+    outside = a["wall_seconds"] - profile["task_seconds_total"]
+    slowest = ", ".join(f"`{task}` {seconds:.1f} s" for task, seconds in profile["slowest_tasks"])
+    lines = [
+        "",
+        f"Where that run's time went (task instances' start and end; `dags test` runs the tasks one after"
+        f" another): {profile['task_seconds_total']:.1f} s in tasks, of which the WATCHER producer (its"
+        f" `dbt build`) {kinds['producer']:.1f} s, the dbt model tasks (each reads the producer's result)"
+        f" {kinds['dbt model tasks']:.1f} s and the other tasks {kinds['other tasks']:.1f} s; {outside:.1f} s"
+        f" outside any task (`dags test`'s start, the DAG's parse, the gaps between tasks). Slowest: {slowest}.",
+    ]
+    if profile["producer_parse_lines"]:
+        lines += ["", "How the dbt processes of that run parsed the project (their log lines):", ""]
+        lines += [f"- {line}" for line in profile["producer_parse_lines"]]
+    return lines
 
 
 def main() -> None:
