@@ -1,12 +1,15 @@
 """docker/docker-compose.yml, checked without a Docker engine: every service has an image or a build,
 postgres and the API have health checks, start order waits on health, every variable is defined in
 docker/.env.example, the Airflow services share one YAML-anchored block, no secret is written in the
-file, the profile `monitoring` runs Prometheus scraping the API's /metrics (docker/prometheus.yml), and the
-compose-spec parser (compose-spec on PyPI, the Rust compose_spec crate) accepts it."""
+file, the profile `monitoring` runs Prometheus scraping the API's /metrics (docker/prometheus.yml), the
+profile `celery` runs Redis, two Celery workers and Flower (with AIRFLOW_EXECUTOR=CeleryExecutor switching the
+other Airflow services' executor), and the compose-spec parser (compose-spec on PyPI, the Rust compose_spec
+crate) accepts it."""
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 from typing import Any
@@ -41,7 +44,13 @@ SERVICES = {
     "elt",
     "dbt-docs",
     "prometheus",
+    "redis",
+    "airflow-worker-1",
+    "airflow-worker-2",
+    "flower",
 }
+CELERY_WORKERS = ("airflow-worker-1", "airflow-worker-2")
+CELERY_SERVICES = {"redis", *CELERY_WORKERS, "flower"}  # the profile `celery`
 PROMETHEUS_IMAGE = re.compile(r"^prom/prometheus:v\d+\.\d+\.\d+$")  # the official image, a pinned release
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$")
@@ -54,7 +63,7 @@ def test_every_service_has_an_image_or_a_build_of_the_project(compose: dict[str,
     assert PROMETHEUS_IMAGE.match(services["prometheus"]["image"]) and "build" not in services["prometheus"]
     for name, service in services.items():
         assert service.get("image") or service.get("build"), name
-        if name in ("postgres", "prometheus"):
+        if name in ("postgres", "prometheus", "redis"):
             continue
         build = service["build"]  # one image for everything else, built from the repository
         assert (COMPOSE_FILE.parent / build["context"]).resolve() == ROOT
@@ -87,10 +96,10 @@ def test_start_order_waits_for_health_and_for_airflow_init(compose: dict[str, An
             assert rule["condition"] in CONDITIONS, f"{name} -> {other}"
             if "healthcheck" not in services[other]:
                 assert rule["condition"] != "service_healthy", f"{other} has no health check to wait for"
-        if name not in ("postgres", "prometheus"):
+        if name not in ("postgres", "prometheus", "redis"):
             assert needs["postgres"] == {"condition": "service_healthy"}, name
     assert services["prometheus"]["depends_on"] == {"api": {"condition": "service_healthy"}}  # what it scrapes
-    for name in AIRFLOW_SERVICES[1:]:
+    for name in (*AIRFLOW_SERVICES[1:], *CELERY_WORKERS, "flower"):
         assert services[name]["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
     assert services["airflow-scheduler"]["depends_on"]["airflow-apiserver"] == {"condition": "service_healthy"}
     assert "airflow-init" not in services["airflow-init"]["depends_on"]
@@ -124,7 +133,9 @@ def test_the_airflow_services_share_one_anchored_block(compose_text: str, compos
     shared = {key: value for key, value in environments[1].items()}
     for environment in environments:  # the same settings everywhere (airflow-init adds the admin's login)
         assert {key: environment[key] for key in shared} == shared
-    assert shared["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    # LocalExecutor unless AIRFLOW_EXECUTOR says CeleryExecutor (test_the_celery_profile_...).
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert interpolate(shared["AIRFLOW__CORE__EXECUTOR"], env_example()) == "LocalExecutor"
     assert shared["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/elt/orchestration/dags"
     assert shared["ELT_TARGET"] == "postgres" and shared["PGHOST"] == "postgres"
     # Airflow's metadata in the same Postgres, in a database of its own (not the warehouse's).
@@ -181,6 +192,10 @@ def test_published_ports_are_the_documented_ones(compose: dict[str, Any]) -> Non
         "elt": [],
         "dbt-docs": ["${DBT_DOCS_PORT:-8081}:8081"],
         "prometheus": ["127.0.0.1:9090:9090"],  # no login: the host's loopback only
+        "redis": [],  # reached by the Airflow services only, on the compose network
+        "airflow-worker-1": [],
+        "airflow-worker-2": [],
+        "flower": ["127.0.0.1:5555:5555"],  # no login: the host's loopback only
     }
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     header = COMPOSE_FILE.read_text(encoding="utf-8")
@@ -188,6 +203,7 @@ def test_published_ports_are_the_documented_ones(compose: dict[str, Any]) -> Non
         assert f"localhost:{published}" in readme or f":{published}" in readme, published
         assert f":-{published}" in header
     assert "127.0.0.1:9090" in header and "localhost:9090" in (ROOT / "docs" / "monitoring.md").read_text()
+    assert "127.0.0.1:5555" in header and "localhost:5555" in (ROOT / "docs" / "airflow.md").read_text()
 
 
 # ------------------------------------------------------------------------------------ the monitoring profile
@@ -230,3 +246,67 @@ def test_the_monitoring_profile_runs_prometheus_scraping_the_api(compose: dict[s
         "elt_http_requests",
         "elt_warehouse_up",
     }
+
+
+# ------------------------------------------------------------------------------------------ the celery profile
+
+
+def test_the_celery_profile_runs_redis_two_workers_and_flower(compose_text: str, compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    in_profile = {name for name, service in services.items() if "celery" in service.get("profiles", [])}
+    assert in_profile == CELERY_SERVICES  # `docker compose up` alone starts none of them
+    assert all(services[name]["profiles"] == ["celery"] for name in CELERY_SERVICES)
+
+    # Redis, the broker: the official image, a health check the workers wait for, nothing kept on disk.
+    redis = services["redis"]
+    assert re.fullmatch(r"redis:\d+(\.\d+)*", redis["image"]) and "build" not in redis
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert redis["command"][0] == "redis-server" and "--save" in redis["command"]
+
+    # The workers and Flower are Airflow services like the others: the shared block, the same settings.
+    root = yaml.compose(compose_text)
+    top = {key.value: node for key, node in root.value}
+    common = top["x-airflow-common"]
+    nodes = {key.value: node for key, node in top["services"].value}
+    for name in ("airflow-worker-1", "flower"):  # airflow-worker-2 merges airflow-worker-1's block
+        merged = [node for key, node in nodes[name].value if key.value == "<<"]
+        assert merged and merged[0] is common, f"{name} does not merge <<: *airflow-common"
+    shared = services["airflow-apiserver"]["environment"]
+    for name in (*CELERY_WORKERS, "flower"):
+        environment = services[name]["environment"]
+        assert {k: v for k, v in environment.items() if k != "AIRFLOW__CORE__EXECUTOR"} == {
+            k: v for k, v in shared.items() if k != "AIRFLOW__CORE__EXECUTOR"
+        }, name
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name  # whatever AIRFLOW_EXECUTOR says
+        assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
+        assert services[name]["volumes"] == services["airflow-scheduler"]["volumes"], name  # data, dbt target, logs
+
+    # Two workers, each its own host name: the name the task instances record and Celery's `celery@<host>`,
+    # which each health check pings.
+    hostnames = [services[name]["hostname"] for name in CELERY_WORKERS]
+    assert hostnames == list(CELERY_WORKERS)
+    for name in CELERY_WORKERS:
+        worker = services[name]
+        assert worker["command"][:3] == ["airflow", "celery", "worker"], name
+        check = worker["healthcheck"]["test"]
+        assert check[0] == "CMD" and check[1] == "celery" and "ping" in check, name
+        assert check[check.index("--destination") + 1] == f"celery@{worker['hostname']}", name
+    assert services["flower"]["command"][:3] == ["airflow", "celery", "flower"]
+
+    # The broker is the redis service; results go to Airflow's metadata database (as Celery's `db+` URL).
+    defined = env_example()
+    broker = interpolate(shared["AIRFLOW__CELERY__BROKER_URL"], defined)
+    assert re.fullmatch(r"redis://redis:6379/\d+", broker)
+    backend = interpolate(shared["AIRFLOW__CELERY__RESULT_BACKEND"], defined)
+    metadata = interpolate(shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], defined)
+    assert backend == f"db+{metadata}"
+
+    # AIRFLOW_EXECUTOR switches the scheduler and the rest of the default profile to the workers.
+    for name in AIRFLOW_SERVICES:
+        executor = services[name]["environment"]["AIRFLOW__CORE__EXECUTOR"]
+        assert interpolate(executor, defined) == "LocalExecutor", name
+        assert interpolate(executor, {**defined, "AIRFLOW_EXECUTOR": "CeleryExecutor"}) == "CeleryExecutor", name
+    assert "AIRFLOW_EXECUTOR=CeleryExecutor docker compose -f docker/docker-compose.yml --profile celery up" in (
+        compose_text
+    )
+    assert importlib.util.find_spec("airflow.providers.celery") is not None  # a dependency: in the image too
