@@ -219,7 +219,7 @@ def _pipeline_section(data: dict | None) -> list[str]:
         "",
         "One `elt run` per scale and target into a fresh warehouse, in a subprocess as a user runs it (data",
         "generated beforehand, untimed). Seconds per step from `audit.runs`; *contract* is the part of the",
-        "load spent on the data contract (it includes importing Great Expectations, about 2.5 s). *RSS* is",
+        "load spent on the data contract (it includes importing Great Expectations, about 3 s). *RSS* is",
         "the peak resident memory of that `elt run` process (dbt and DuckDB run inside it; the Postgres",
         "server's memory is not counted), from `os.wait4` on it alone. The runs went in the order shown: the",
         "first one also pays for a cold start (modules and dbt's project read from disk for the first time),",
