@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from core.data_docs import DataDocs
 from core.warehouse import Warehouse
@@ -149,3 +155,29 @@ def check_dag_run_built(warehouse: Warehouse, reports_dir: Path, expected: dict)
             csv_rows = sum(1 for _ in fh) - 1
         assert csv_rows == rows(warehouse, f"select count(*) as n from reports.{name}")[0]["n"], name
     return run
+
+
+def airflow_token(base: str, password: str, timeout: float) -> str | None:
+    """The admin's JWT from the API server at `base` (`POST /auth/token`); None while it does not answer or
+    refuses (still starting): poll it."""
+    try:
+        response = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    return response.json()["access_token"] if response.status_code == 201 else None
+
+
+def stop_process_groups(processes: Sequence[subprocess.Popen]) -> None:
+    """SIGTERM to each process's group (the children Airflow and Celery start too), up to 60 s in all for them
+    to end, then SIGKILL to what is left."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

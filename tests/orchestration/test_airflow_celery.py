@@ -13,12 +13,11 @@ deleted. docs/airflow.md#celery-workers says how to run the same by hand.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -38,9 +37,11 @@ from tests.conftest import _drop_database, _fresh_database, _postgres_required
 from tests.orchestration.airflow_support import (
     AIRFLOW,
     airflow_env,
+    airflow_token,
     check_dag_run_built,
     dbt_shape,
     expected_task_ids,
+    stop_process_groups,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -115,21 +116,6 @@ def _start(name: str, args: list[str], env: dict[str, str], logs: Path) -> Servi
     return Service(name, process, log)
 
 
-def _stop(services: list[Service]) -> None:
-    """SIGTERM to every process group (a Celery worker's pool and task processes too), SIGKILL to what is left."""
-    for service in services:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(service.process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    for service in services:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            service.process.wait(timeout=max(1.0, deadline - time.monotonic()))
-    for service in services:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(service.process.pid, signal.SIGKILL)
-        service.process.wait(timeout=30)
-
-
 def _redis() -> redis.Redis:
     """Db 7 of the local Redis; skips the test where none answers (fails it under CI)."""
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=10)
@@ -146,16 +132,6 @@ def _postgres_url(scheme: str, database: str) -> str:
     """A URL of the libpq server of the PG* variables; the password, if any, stays in PGPASSWORD."""
     host, port = os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("PGPORT", "5432")
     return f"{scheme}://{os.environ.get('PGUSER', 'postgres')}@{host}:{port}/{database}"
-
-
-def _token(base: str, password: str) -> str | None:
-    try:
-        response = httpx.post(
-            f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=HTTP_SECONDS
-        )
-    except httpx.HTTPError:
-        return None
-    return response.json()["access_token"] if response.status_code == 201 else None
 
 
 def _env(tmp: Path, sample_dir: Path, metadata_db: str, warehouse_db: str, port: int, queue: str) -> dict[str, str]:
@@ -241,7 +217,8 @@ def celery_airflow(
         base = f"http://127.0.0.1:{port}"
         password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
         airflow = CeleryAirflow(base, "", services, Path(env["AIRFLOW_HOME"]), queue, env)
-        airflow.token = airflow.wait_for(lambda: _token(base, password), STARTUP_SECONDS, "API server login")
+        login = functools.partial(airflow_token, base, password, HTTP_SECONDS)
+        airflow.token = airflow.wait_for(login, STARTUP_SECONDS, "API server login")
         for worker in services[-len(WORKERS) :]:  # Celery's "<name>@<host> ready." once it consumes its queue
 
             def ready(worker: Service = worker) -> bool | None:
@@ -260,7 +237,7 @@ def celery_airflow(
         yield airflow
     finally:
         try:
-            _stop(services)
+            stop_process_groups([service.process for service in services])
         finally:
             _drop_database(metadata_db)
             _drop_database(warehouse_db)

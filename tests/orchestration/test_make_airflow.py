@@ -8,11 +8,9 @@ One `airflow standalone` (about a minute to start, three for a DAG run on DuckDB
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from api.main import create_app
 from core.audit import new_id
 from core.warehouse import Warehouse
 from tests.api.conftest import API_KEY, KEY
-from tests.orchestration.airflow_support import check_dag_run_built
+from tests.orchestration.airflow_support import airflow_token, check_dag_run_built, stop_process_groups
 
 PROJECT = Path(__file__).resolve().parents[2]
 HTTP_SECONDS = 120  # safety net for one request to a server that is busy starting its other processes
@@ -151,27 +149,7 @@ def make_airflow(tmp_path: Path, sample_dir: Path) -> Iterator[SimpleNamespace]:
     try:
         yield SimpleNamespace(port=port, home=home, process=process, log=log, duckdb_path=duckdb_path)
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to make's whole process group (standalone and the processes it started), SIGKILL to what is left."""
-    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-
-
-def _token(base: str, password: str) -> str | None:
-    try:
-        response = httpx.post(
-            f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=HTTP_SECONDS
-        )
-    except httpx.HTTPError:
-        return None
-    return response.json()["access_token"] if response.status_code == 201 else None
+        stop_process_groups([process])
 
 
 def _api(duckdb_path: Path, tmp_path: Path, airflow_url: str, password: str) -> TestClient:
@@ -205,7 +183,7 @@ def test_make_airflow_on_another_port_runs_the_dag_the_api_triggers(
     password = wait(
         lambda: json.loads(passwords.read_text())["admin"] if passwords.exists() else None, STARTUP_SECONDS, "password"
     )
-    token = wait(lambda: _token(base, password), STARTUP_SECONDS, "token")
+    token = wait(lambda: airflow_token(base, password, HTTP_SECONDS), STARTUP_SECONDS, "token")
     bearer = {"Authorization": f"Bearer {token}"}
 
     def dag_parsed() -> bool | None:
