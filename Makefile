@@ -41,7 +41,7 @@ setup: $(STAMP)  ## create .venv and install the project (editable, with dev too
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 	touch $(STAMP)
 
 run: setup  ## elt run (DuckDB unless TARGET=postgres): sample data (default DATA only, if missing), load, Data Docs, build, report CSVs, dbt docs; DATA=folder: your CSVs (must exist)

@@ -55,7 +55,14 @@ class ApiConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, dev: bool = False) -> ApiConfig:
-        """The configuration of these settings; without an API key: ConfigError, unless `dev` (a random key)."""
+        """The configuration of these settings; without an API key: ConfigError, unless `dev` (a random key).
+        ConfigError too on the Spark target: its embedded catalog admits one process at a time, which the
+        runs it would serve need (docs/scaling-out.md)."""
+        if settings.target == "spark":
+            raise ConfigError(
+                "the API serves DuckDB and Postgres warehouses; a local Spark warehouse's catalog admits one process"
+                " at a time (docs/scaling-out.md)"
+            )
         key, generated = settings.api_key, False
         if not key:
             if not dev:

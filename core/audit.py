@@ -13,6 +13,7 @@ log (orchestration/run_log.py), the dbt sources and the API agree on them:
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -124,15 +125,34 @@ ADDED_COLUMNS = (
 )
 
 
+def spark_ddl(ddl: str) -> str | None:
+    """One statement of AUDIT_DDL as Spark takes it (None: none needed): `string` for text, `double` for
+    double precision, no index (Spark has none); comments are left as they are."""
+    if ddl.lstrip().startswith("create index"):
+        return None
+    lines = []
+    for line in ddl.splitlines():
+        code, dashes, comment = line.partition("--")
+        code = re.sub(r"\btext\b", "string", code).replace("double precision", "double")
+        lines.append(code + dashes + comment)
+    return "\n".join(lines)
+
+
 def ensure_audit_tables(conn: Connection) -> None:
     """Create the audit schema and its tables if they do not exist yet (adding newer columns), in one
-    transaction: a reader never sees a table without its newer columns (`conn` must not be in one already)."""
+    transaction: a reader never sees a table without its newer columns (`conn` must not be in one already).
+    Spark has no transactions, and no `add column if not exists`: its tables' columns are compared first."""
     with conn.transaction():
         conn.execute("create schema if not exists audit")
         for ddl in AUDIT_DDL:
-            conn.execute(ddl)
+            statement = spark_ddl(ddl) if conn.target == "spark" else ddl
+            if statement:
+                conn.execute(statement)
         for table, column, kind in ADDED_COLUMNS:
-            conn.execute(f"alter table audit.{table} add column if not exists {column} {kind}")
+            if conn.target != "spark":
+                conn.execute(f"alter table audit.{table} add column if not exists {column} {kind}")
+            elif column not in conn.fetch(f"select * from audit.{table} limit 0")[0]:
+                conn.execute(f"alter table audit.{table} add columns ({column} {kind.replace(' precision', '')})")
 
 
 def new_id() -> str:

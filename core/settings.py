@@ -22,8 +22,10 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from core.errors import ConfigError
 
-Target = Literal["duckdb", "postgres"]
-TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
+Target = Literal["duckdb", "postgres", "spark"]
+# Every warehouse the project builds on. Spark (dbt-spark's session mode: the `spark` extra and Java) is the
+# scale-out target: one process at a time, no API or dashboard on it (docs/scaling-out.md).
+TARGETS: tuple[Target, ...] = ("duckdb", "postgres", "spark")
 # The dbt project shipped with the code (ELT_DBT_PROJECT_DIR points elsewhere, e.g. a test's copy).
 SHIPPED_DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 
@@ -64,6 +66,10 @@ class Settings(BaseSettings):
     pguser: str = _var("PGUSER", default="postgres")
     pgpassword: str = _var("PGPASSWORD", default="")
     pgdatabase: str = _var("PGDATABASE", default="warehouse")
+    # Spark (core/spark.py): the folder of its tables (warehouse/), Hive catalog (metastore_db/) and lock; the
+    # driver's memory (a JVM size such as 2g, fixed when the session starts).
+    spark_dir: Path = _var("ELT_SPARK_DIR", default=Path("warehouse/spark"))
+    spark_memory: str = _var("ELT_SPARK_MEMORY", default="2g")
     lock_timeout: float = _var("ELT_LOCK_TIMEOUT", default=600.0)  # seconds a load or build waits for the lock
     # `elt run` parses the dbt project for the build in a second process while it loads, when the build folder
     # has no partial-parse state yet (orchestration/dbt.py ParseAhead); false: never.
@@ -114,6 +120,14 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[0-9]+(\.[0-9]+)? ?[KMGT]i?B", value.strip(), re.IGNORECASE):
             raise ValueError("a size such as 2GB or 512MB")
         return value.strip()
+
+    @field_validator("spark_memory")
+    @classmethod
+    def _jvm_size(cls, value: str) -> str:
+        """A JVM memory size: `2g`, `512m` (it goes onto the Java command line, so nothing else)."""
+        if not re.fullmatch(r"[0-9]+[kmgt]", value.strip(), re.IGNORECASE):
+            raise ValueError("a JVM size such as 2g or 512m")
+        return value.strip().lower()
 
     @field_validator("airflow_url", "airflow_api_url", "openlineage_url")
     @classmethod

@@ -1,7 +1,7 @@
-"""Where the warehouse is (DuckDB file or Postgres database), how to connect, and the warehouse lock.
+"""Where the warehouse is (DuckDB file, Postgres database or Spark folder), how to connect, and its lock.
 
-Configuration comes from `core.settings.Settings`: ELT_TARGET, ELT_DUCKDB_PATH, ELT_LOCK_TIMEOUT and the
-libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Configuration comes from `core.settings.Settings`: ELT_TARGET, ELT_DUCKDB_PATH, ELT_SPARK_DIR,
+ELT_SPARK_MEMORY, ELT_LOCK_TIMEOUT and the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Warehouse:
     target: Target
     duckdb_path: Path
     postgres: PostgresParams
+    spark_dir: Path = Path("warehouse/spark")
 
     settings: Settings = field(default_factory=Settings, compare=False, repr=False)  # what it was made from
 
@@ -69,6 +70,7 @@ class Warehouse:
                 password=settings.pgpassword,
                 dbname=settings.pgdatabase,
             ),
+            spark_dir=settings.spark_dir.resolve(),
             settings=settings,
         )
 
@@ -83,6 +85,8 @@ class Warehouse:
         """Human-readable location, for messages."""
         if self.target == "duckdb":
             return f"duckdb:{self.duckdb_path}"
+        if self.target == "spark":
+            return f"spark:{self.spark_dir}"
         pg = self.postgres
         return f"postgres://{pg.user}@{pg.host}:{pg.port}/{pg.dbname}"
 
@@ -98,6 +102,8 @@ class Warehouse:
             "PGUSER": pg.user,
             "PGPASSWORD": pg.password,
             "PGDATABASE": pg.dbname,
+            "ELT_SPARK_DIR": str(self.spark_dir),
+            "ELT_SPARK_MEMORY": self.settings.spark_memory,
         }
 
     def connect(self, read_only: bool = False) -> Connection:
@@ -113,6 +119,11 @@ class Warehouse:
                 raise WarehouseError(f"cannot open {self.describe()}: {exc}") from None
             raw.execute(f"set memory_limit = '{self.settings.duckdb_memory_limit}'")  # a checked setting
             return Connection("duckdb", raw)
+        if self.target == "spark":
+            from core import spark
+
+            _hold_spark_lock(self, self.settings.lock_timeout, "connect")
+            return Connection("spark", spark.session(self.spark_dir, self.settings.spark_memory))
         import psycopg2
 
         self.ensure_postgres_database()
@@ -158,7 +169,9 @@ class Warehouse:
 
         DuckDB: an exclusive flock on `<file>.lock.intent`, then on `<file>.lock` once the readers holding
         it shared (`ReaderLock`) are done; Postgres: a session advisory lock. Both are released by the
-        operating system or the server if the process dies.
+        operating system or the server if the process dies. Spark: the flock on `<spark dir>/warehouse.lock`
+        that the process takes when it first opens the warehouse and keeps until it exits (its JVM keeps the
+        Derby catalog open until then, which no other process may open meanwhile).
         """
         held = _locks_held.__dict__.setdefault("names", set())
         name = self.describe()
@@ -166,7 +179,10 @@ class Warehouse:
             yield
             return
         wait = self.settings.lock_timeout if timeout is None else timeout
-        if self.target == "duckdb":
+        if self.target == "spark":
+            _hold_spark_lock(self, wait, purpose)
+            lock = contextlib.nullcontext()
+        elif self.target == "duckdb":
             lock = _writer_file_lock(self, wait, purpose)
         else:
             lock = _advisory_lock(self, wait, purpose)
@@ -178,7 +194,17 @@ class Warehouse:
                 held.discard(name)
 
     def writer_active(self) -> bool:
-        """True while a load or build holds (or waits for) the warehouse lock; never waits itself."""
+        """True while a load or build holds (or waits for) the warehouse lock; never waits itself.
+        Spark: while any process, this one included, has the warehouse open."""
+        if self.target == "spark":
+            self.spark_dir.mkdir(parents=True, exist_ok=True)
+            with (self.spark_dir / "warehouse.lock").open("a+") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
         if self.target == "duckdb":
             probe = ReaderLock(self)
             try:
@@ -268,6 +294,22 @@ def _file_lock(path: Path, wait: float, where: str, purpose: str, announce: bool
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# The Spark warehouse locks this process holds until it exits (see Warehouse.lock), by folder.
+_spark_locks = contextlib.ExitStack()
+_spark_locked: set[Path] = set()
+_spark_lock_guard = threading.Lock()
+
+
+def _hold_spark_lock(warehouse: Warehouse, wait: float, purpose: str) -> None:
+    """Take `<spark dir>/warehouse.lock` for the rest of this process, waiting up to `wait` s (LockTimeout)."""
+    with _spark_lock_guard:
+        if warehouse.spark_dir in _spark_locked:
+            return
+        path = warehouse.spark_dir / "warehouse.lock"
+        _spark_locks.enter_context(_file_lock(path, wait, warehouse.describe(), purpose))
+        _spark_locked.add(warehouse.spark_dir)
 
 
 @contextlib.contextmanager
@@ -361,12 +403,13 @@ def format_placeholders(statement: str) -> str:
 
 
 class Connection:
-    """A DuckDB or psycopg2 connection behind one small interface: `?` placeholders on both.
+    """A DuckDB, psycopg2 or Spark connection behind one small interface: `?` placeholders on all three.
 
     DuckDB binds `?` itself. psycopg2 takes `%s` and reads every `%` as the start of one, so for Postgres
     each statement that has parameters is translated by format_placeholders, which tells a placeholder from
     a `?` or `%` inside a literal, a quoted identifier or a comment; a statement without parameters is sent
-    as written.
+    as written. Spark (`raw` is the process's SparkSession) binds them as named parameters and runs UPDATE
+    and DELETE as rewrites of the table (core.spark.run); it has no transactions.
     """
 
     def __init__(self, target: Target, raw: Any, snapshot: Any = None):
@@ -394,6 +437,10 @@ class Connection:
 
         Raises the driver's error (duckdb.Error, psycopg2.Error) when the statement fails.
         """
+        if self.target == "spark":
+            from core import spark
+
+            return spark.run(self.raw, statement, params)
         statement, bound = self.bind(statement, params)
         if self.target == "duckdb":
             result = self.raw.execute(statement, bound)
@@ -409,7 +456,11 @@ class Connection:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """BEGIN ... COMMIT, or ROLLBACK if the block raises."""
+        """BEGIN ... COMMIT, or ROLLBACK if the block raises. Spark has no transactions: the block's
+        statements take effect one by one (its one process at a time sees no partial state but its own)."""
+        if self.target == "spark":
+            yield self
+            return
         self.execute("begin")
         try:
             yield self
@@ -420,6 +471,8 @@ class Connection:
         self.execute("commit")
 
     def close(self) -> None:
-        """Close the connection (never raises)."""
+        """Close the connection (never raises). Spark's session stays, for the rest of the process."""
+        if self.target == "spark":
+            return
         with contextlib.suppress(Exception):
             self.raw.close()

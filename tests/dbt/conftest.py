@@ -29,10 +29,8 @@ def rows(warehouse: Warehouse, statement: str) -> list[dict[str, Any]]:
     """The rows of one statement as dicts (column name -> value)."""
     conn = warehouse.connect(read_only=True)
     try:
-        cursor = conn.raw.cursor()
-        cursor.execute(statement)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        names, found = conn.fetch(statement)
+        return [dict(zip(names, row, strict=True)) for row in found]
     finally:
         conn.close()
 

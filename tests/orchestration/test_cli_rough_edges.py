@@ -30,7 +30,7 @@ COMMANDS = {  # every command, with arguments that would work on a good setting
     "serve": ["serve", "--dev", "--port", "1"],
 }
 BAD_SETTINGS = {
-    "ELT_TARGET": ("snowflake", "error: ELT_TARGET must be 'duckdb' or 'postgres', got 'snowflake'"),
+    "ELT_TARGET": ("snowflake", "error: ELT_TARGET must be 'duckdb', 'postgres' or 'spark', got 'snowflake'"),
     "PGPORT": ("x", "error: PGPORT must be a valid integer, unable to parse string as an integer, got 'x'"),
     "ELT_LOCK_TIMEOUT": ("soon", "error: ELT_LOCK_TIMEOUT must be a valid number"),
 }
@@ -159,7 +159,7 @@ def test_a_bad_target_setting_stops_the_console_script_like_the_option() -> None
     by_setting = subprocess.run([elt, "serve", "--dev"], env=env, capture_output=True, text=True, timeout=300)
     by_option = subprocess.run([elt, "export", "--target", "snowflake"], capture_output=True, text=True, timeout=300)
     assert (by_setting.returncode, by_option.returncode) == (2, 2)
-    assert by_setting.stderr == "error: ELT_TARGET must be 'duckdb' or 'postgres', got 'snowflake'\n"
+    assert by_setting.stderr == "error: ELT_TARGET must be 'duckdb', 'postgres' or 'spark', got 'snowflake'\n"
     assert "invalid choice: 'snowflake'" in by_option.stderr
 
 
