@@ -18,6 +18,7 @@ never load it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import warnings
@@ -90,6 +91,13 @@ def session(spark_dir: Path, memory: str) -> Any:
         warnings.simplefilter("ignore", FutureWarning)
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")  # Hive's warnings of Spark-only column types, stack traces included
+    # pyspark logs every failed statement as a long JSON line on stderr, even one the caller handles (the error
+    # itself is raised); py4j logs its connections, the last ones at exit into streams already closed.
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)  # pyspark's logger class: it logs with extras
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
     for key, value in SESSION_CONF.items():  # a session dbt made first (same JVM) gets the runtime settings too
         if key.startswith("spark.sql."):
             spark.conf.set(key, value)

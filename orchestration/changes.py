@@ -32,6 +32,7 @@ from core.audit import utc_now
 from core.dbt_project import manifest_path, project_dir
 from core.warehouse import Connection, Warehouse
 from ingestion.contract import LOAD_ID_COLUMN, SOURCES, SOURCES_BY_NAME
+from orchestration.readiness import tables_in
 
 PROJECT_INPUT = "dbt_project"  # audit.build_inputs.input of the dbt project's digest
 DAY_INPUT = "build_date"  # audit.build_inputs.input of the build's day (UTC), ISO format
@@ -127,9 +128,13 @@ def file_inputs(warehouse: Warehouse, data_dir: Path) -> Inputs:
 
 def raw_loads(conn: Connection) -> dict[str, tuple[str, str | None]]:
     """Source name -> (load id, sha256 of its file) of the load each raw table holds; a table that is
-    missing or empty is left out. The loader swaps in one load per table, so its first row names it."""
+    missing or empty is left out. The loader swaps in one load per table, so its first row names it.
+    On Spark, where a failed statement is logged at length, missing tables are looked up first."""
     held: dict[str, tuple[str, str | None]] = {}
+    present = tables_in(conn, "raw") if conn.target == "spark" else {source.name for source in SOURCES}
     for source in SOURCES:
+        if source.name not in present:
+            continue
         try:
             with conn.transaction():  # a missing table must not abort the next statements (Postgres)
                 load_id = conn.scalar(f"select {LOAD_ID_COLUMN} from raw.{source.name} limit 1")
@@ -156,6 +161,8 @@ class PublishedBuild:
 
 def published_build(conn: Connection) -> PublishedBuild | None:
     """The last build recorded in audit.build_inputs, or None when no build recorded its inputs."""
+    if conn.target == "spark" and "build_inputs" not in tables_in(conn, "audit"):
+        return None
     try:
         with conn.transaction():
             latest = conn.execute(
@@ -216,13 +223,14 @@ def record_build_inputs(warehouse: Warehouse, run_id: str, complete: bool = True
             (DAY_INPUT, day),
         ]
         now = utc_now()
-        with conn.transaction():
+        rows = list(rows)
+        with conn.transaction():  # one insert: on Spark each statement is a job that writes a file
             conn.execute("delete from audit.build_inputs where run_id = ?", (run_id,))
-            for name, digest in rows:
-                conn.execute(
-                    "insert into audit.build_inputs (run_id, input, digest, recorded_at) values (?, ?, ?, ?)",
-                    (run_id, name, digest, now),
-                )
+            conn.execute(
+                "insert into audit.build_inputs (run_id, input, digest, recorded_at) values "
+                + ", ".join("(?, ?, ?, ?)" for _ in rows),
+                [value for name, digest in rows for value in (run_id, name, digest, now)],
+            )
     finally:
         conn.close()
 

@@ -7,11 +7,15 @@ dbt_project/models/reports/.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.dbt_project import read_manifest, report_query, reports
 from core.errors import ConfigError
 from core.warehouse import Warehouse
 from orchestration.readiness import require_manifest, require_tables
+
+if TYPE_CHECKING:
+    import pyarrow
 
 
 def export_reports(warehouse: Warehouse, out_dir: Path) -> dict[str, int]:
@@ -22,8 +26,9 @@ def export_reports(warehouse: Warehouse, out_dir: Path) -> dict[str, int]:
     folder: <path>`: it or a folder above it is a file), and NotReady (exit code 2, `nothing built yet on
     <warehouse>: run a build first ...`) before writing anything when no build was published yet (no
     manifest, or report tables missing). DuckDB writes with `COPY ... TO`, Postgres streams
-    `COPY ... TO STDOUT`; each file is written next to its final name and renamed, so a reader never sees
-    half a file.
+    `COPY ... TO STDOUT`, Spark's rows go through Arrow to DuckDB's CSV writer (write_arrow_csv: the same
+    text as a DuckDB export of the same values); each file is written next to its final name and renamed,
+    so a reader never sees half a file.
     """
     out_dir = Path(out_dir).resolve()
     check_folder(out_dir)
@@ -40,6 +45,8 @@ def export_reports(warehouse: Warehouse, out_dir: Path) -> dict[str, int]:
             if warehouse.target == "duckdb":
                 target = str(partial).replace("'", "''")
                 conn.raw.execute(f"copy ({query}) to '{target}' (format csv, header)")
+            elif warehouse.target == "spark":
+                write_arrow_csv(conn.raw.sql(query).toArrow(), partial)
             else:
                 with partial.open("w", encoding="utf-8", newline="") as fh, conn.raw.cursor() as cur:
                     cur.copy_expert(f"copy ({query}) to stdout with (format csv, header)", fh)
@@ -48,6 +55,20 @@ def export_reports(warehouse: Warehouse, out_dir: Path) -> dict[str, int]:
     finally:
         conn.close()
     return rows
+
+
+def write_arrow_csv(table: pyarrow.Table, path: Path) -> None:
+    """Write an Arrow table to `path` as DuckDB's `COPY ... TO (format csv, header)` writes it: header, then
+    the rows in order; a field quoted only when it holds a comma, a quote or a line break; null as an empty
+    field; decimals with their scale (`2.50`), dates `YYYY-MM-DD`, timestamps `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+    DuckDB writes it (in memory, one thread, so the order stays): the same bytes as a DuckDB warehouse's
+    export of the same values and types. Raises duckdb.Error when the file cannot be written."""
+    import duckdb
+
+    target = str(path).replace("'", "''")
+    with duckdb.connect(":memory:", config={"threads": 1}) as db:
+        db.register("elt_export", table)
+        db.execute(f"copy (select * from elt_export) to '{target}' (format csv, header)")
 
 
 def check_folder(folder: Path) -> None:

@@ -8,7 +8,9 @@
 
 Datasets are named by the OpenLineage naming spec, as the dbt integration names them, so the graph connects
 from file to report: a CSV file is `file` / its absolute path; a table is `duckdb://<database file>` or
-`postgres://<host>:<port>` / `<database>.<schema>.<table>`. dbt builds into build schemas (`marts__build`,
+`postgres://<host>:<port>` / `<database>.<schema>.<table>`, or `spark://<warehouse folder>` / `<schema>.<table>`
+(dbt-spark has no database level; the integration names a Spark dataset by the host of a Thrift or HTTP
+server, which a local session has not, so the folder stands in for it). dbt builds into build schemas (`marts__build`,
 docs/publishing.md); the events name the published relations (`<database>.marts.fct_sales`): the artifacts
 are read with the build schemas renamed, as `publish.publish_artifacts` publishes them.
 
@@ -111,14 +113,21 @@ PRODUCER = _producer()
 
 def raw_table(warehouse: Warehouse, source: Source) -> tuple[str, str]:
     """The (namespace, name) of a raw table's dataset, as OpenLineage's dbt integration names dbt's source:
-    (`duckdb://<absolute database file>`, `<file stem>.raw.<table>`) or (`postgres://<host>:<port>`,
-    `<database>.raw.<table>`)."""
+    (`duckdb://<absolute database file>`, `<file stem>.raw.<table>`), (`postgres://<host>:<port>`,
+    `<database>.raw.<table>`) or (`spark://<absolute warehouse folder>`, `raw.<table>`)."""
+    if warehouse.target == "spark":
+        return spark_namespace(warehouse), f"{RAW_SCHEMA}.{source.name}"
     if warehouse.target == "postgres":
         pg = warehouse.postgres
         naming = Postgres(host=pg.host, port=str(pg.port), database=pg.dbname, schema=RAW_SCHEMA, table=source.name)
         return naming.get_namespace(), naming.get_name()
     path = Path(warehouse.duckdb_path)
     return f"duckdb://{path}", f"{path.stem}.{RAW_SCHEMA}.{source.name}"
+
+
+def spark_namespace(warehouse: Warehouse) -> str:
+    """The namespace of a Spark warehouse's datasets: `spark://<absolute ELT_SPARK_DIR>`."""
+    return f"spark://{Path(warehouse.spark_dir).resolve()}"
 
 
 def events_file(warehouse: Warehouse, run_id: str) -> Path:
@@ -132,6 +141,8 @@ def _profile(warehouse: Warehouse) -> dict[str, Any]:
     if warehouse.target == "postgres":
         pg = warehouse.postgres
         return {"type": "postgres", "host": pg.host, "port": pg.port, "dbname": pg.dbname}
+    if warehouse.target == "spark":
+        return {"type": "spark", "method": "session", "host": "NA", "schema": "main"}
     return {"type": "duckdb", "path": str(warehouse.duckdb_path)}
 
 
@@ -436,6 +447,15 @@ def _raw_columns(warehouse: Warehouse, sources: Sequence[Source]) -> dict[str, l
     names = [source.name for source in sources]
     conn = warehouse.connect(read_only=True)
     try:
+        if conn.target == "spark":  # no information_schema: each table's columns from the catalog
+            present = {name for _, name, _ in conn.execute(f"show tables in {RAW_SCHEMA}")}
+            return {
+                name: [
+                    (column.name, column.dataType) for column in conn.raw.catalog.listColumns(f"{RAW_SCHEMA}.{name}")
+                ]
+                for name in names
+                if name in present
+            }
         marks = ", ".join("?" for _ in names)
         rows = conn.execute(
             "select table_name, column_name, data_type from information_schema.columns"
@@ -471,6 +491,14 @@ class _ArtifactProcessor(DbtLocalArtifactProcessor):
             logger=_DBT_PROCESSOR_LOG,
         )
         self.warehouse_profile = _profile(warehouse)
+        self.elt_warehouse = warehouse
+
+    def extract_namespace(self, profile: dict) -> str:
+        """The datasets' namespace: the integration's, but `spark://<folder>` for a local Spark session (the
+        integration knows Spark only by the host of a Thrift or HTTP server)."""
+        if self.elt_warehouse.target == "spark":
+            return spark_namespace(self.elt_warehouse)
+        return super().extract_namespace(profile)
 
     def get_dbt_metadata(self) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any], None]:
         manifest = self.load_metadata(self.manifest_path, list(range(2, 13)), self.logger)

@@ -548,11 +548,12 @@ def fail_run(warehouse: Warehouse, run_id: str, error: str) -> bool:
         return False
     conn = warehouse.connect()
     try:
-        won = conn.execute(
-            "update audit.runs set status = 'failed', error = ? where run_id = ? and status <> 'failed'"
-            " returning run_id",
-            (error, run_id),
-        )
+        statement = "update audit.runs set status = 'failed', error = ? where run_id = ? and status <> 'failed'"
+        if warehouse.target == "spark":  # no RETURNING; one process at a time, so no other task to race
+            conn.execute(statement, (error, run_id))
+            won = [(run_id,)]
+        else:
+            won = conn.execute(f"{statement} returning run_id", (error, run_id))
     finally:
         conn.close()
     if not won:

@@ -9,6 +9,10 @@
                     old one is renamed away and dropped); DuckDB, which cannot rename schemas or move
                     tables between them, replaces each published relation from its build copy and drops
                     the build schemas. Readers see the old set or the new one, never a mix.
+                    Spark (no transactions, no schema rename, no rename across schemas) copies each table
+                    next to the published one as `<table>__publishing`, then swaps them by drop and rename,
+                    then recreates the views; one process at a time opens a Spark warehouse, so no reader
+                    sees the swap (see _publish_spark for what a crash in the middle leaves)
     publish_artifacts  the build's manifest.json and run_results.json, with the build schemas renamed to
                     the published ones, where the API and the docs site read them
 
@@ -33,6 +37,7 @@ from core.warehouse import Connection, Warehouse
 SUFFIX_ENV = "ELT_BUILD_SCHEMA_SUFFIX"
 BUILD_SUFFIX = "__build"
 RETIRED_SUFFIX = "__retired"  # Postgres: the published schema's name while it is swapped out and dropped
+PUBLISHING_SUFFIX = "__publishing"  # Spark: a build table's copy in the published schema, before the swap
 NEVER_SUFFIXED = frozenset({"audit", "raw", "snapshots"})  # as in macros/generate_schema_name.sql
 ARTIFACTS = ("manifest.json", "run_results.json")  # what publish_artifacts moves to the published folder
 RELATIONAL = ("model", "seed", "snapshot")
@@ -49,8 +54,12 @@ class Relation:
 
     @property
     def sql_name(self) -> str:
-        """`"schema"."name"`, quoted."""
+        """`"schema"."name"`, quoted (DuckDB, Postgres; for messages on every target)."""
         return f"{quote(self.schema)}.{quote(self.name)}"
+
+    def quoted(self, target: str) -> str:
+        """The qualified name quoted for `target`'s SQL: `"schema"."name"`, or on Spark `` `schema`.`name` ``."""
+        return f"{quote(self.schema, target)}.{quote(self.name, target)}"
 
 
 @dataclass
@@ -87,8 +96,10 @@ def build_env() -> dict[str, str]:
     return {SUFFIX_ENV: BUILD_SUFFIX}
 
 
-def quote(identifier: str) -> str:
-    """A quoted SQL identifier (both warehouses)."""
+def quote(identifier: str, target: str = "duckdb") -> str:
+    """A quoted SQL identifier: `"name"` (DuckDB, Postgres), or `` `name` `` on Spark, where `"name"` is a string."""
+    if target == "spark":
+        return "`" + identifier.replace("`", "``") + "`"
     return '"' + identifier.replace('"', '""') + '"'
 
 
@@ -123,34 +134,49 @@ def incremental_relations(manifest: Mapping[str, Any]) -> list[Relation]:
 
 # --- SQL text: schema names inside view definitions ------------------------------------------------------------
 
+# DuckDB and Postgres: 'string' ('' inside), "identifier" ("" inside), comments, words, anything else.
 _TOKENS = re.compile(
     r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|[A-Za-z_][A-Za-z0-9_$]*|\s+|.""",
     re.S,
 )
+# Spark: 'string' and "string" (backslash escapes inside), `identifier` (`` inside), comments, words, anything else.
+_SPARK_TOKENS = re.compile(
+    r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|`(?:``|[^`])*`|--[^\n]*|/\*.*?\*/|[A-Za-z_][A-Za-z0-9_$]*|\s+|.""",
+    re.S,
+)
 
 
-def _identifier(token: str) -> str | None:
-    """The name a token spells if it is an identifier (quoted or bare, bare ones in lower case), else None."""
-    if token.startswith('"') and len(token) >= 2:
+def _tokens(sql: str, target: str) -> list[str]:
+    return (_SPARK_TOKENS if target == "spark" else _TOKENS).findall(sql)
+
+
+def _identifier(token: str, target: str = "duckdb") -> str | None:
+    """The name a token spells if it is an identifier (quoted or bare, bare ones in lower case), else None.
+    On Spark a quoted identifier is in backticks (a double-quoted token is a string)."""
+    if target == "spark":
+        if token.startswith("`") and len(token) >= 2:
+            return token[1:-1].replace("``", "`")
+    elif token.startswith('"') and len(token) >= 2:
         return token[1:-1].replace('""', '"')
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", token):
         return token.lower()
     return None
 
 
-def _qualified_names(tokens: list[str]) -> Iterator[tuple[int, str, str]]:
+def _qualified_names(tokens: list[str], target: str = "duckdb") -> Iterator[tuple[int, str, str]]:
     """(index of the schema token, schema, relation) for each `schema.relation` in the token list."""
     for i in range(len(tokens) - 2):
         if tokens[i + 1] != ".":
             continue
-        schema, name = _identifier(tokens[i]), _identifier(tokens[i + 2])
+        schema, name = _identifier(tokens[i], target), _identifier(tokens[i + 2], target)
         if schema is not None and name is not None:
             yield i, schema, name
 
 
-def retarget(sql: str, schemas: Mapping[str, str], relations: Iterable[tuple[str, str]]) -> str:
+def retarget(sql: str, schemas: Mapping[str, str], relations: Iterable[tuple[str, str]], target: str = "duckdb") -> str:
     """`sql` with each reference `old.rel` to one of `relations` (as (old schema, rel)) spelled `new.rel`,
-    where `schemas` maps old schema names to new ones.
+    where `schemas` maps old schema names to new ones; `target` is the SQL dialect (the new schema names
+    are quoted as it quotes: backticks on Spark, double quotes on DuckDB and Postgres).
 
     Strings, comments and quoted identifiers are tokens of their own, so a schema name inside a literal
     is left alone, and only qualified names of the known relations are touched (an alias that happens to
@@ -158,24 +184,24 @@ def retarget(sql: str, schemas: Mapping[str, str], relations: Iterable[tuple[str
     """
     known = {(schema.lower(), name.lower()) for schema, name in relations}
     lowered = {old.lower(): new for old, new in schemas.items()}
-    tokens = _TOKENS.findall(sql)
-    for i, schema, name in list(_qualified_names(tokens)):
+    tokens = _tokens(sql, target)
+    for i, schema, name in list(_qualified_names(tokens, target)):
         if schema.lower() in lowered and (schema.lower(), name.lower()) in known:
-            tokens[i] = quote(lowered[schema.lower()])
+            tokens[i] = quote(lowered[schema.lower()], target)
     return "".join(tokens)
 
 
-def references(sql: str, relations: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of `relations` ((schema, name), lower case) the SQL refers to by qualified name."""
+def references(sql: str, relations: Iterable[tuple[str, str]], target: str = "duckdb") -> set[tuple[str, str]]:
+    """Which of `relations` ((schema, name), lower case) the SQL (of dialect `target`) refers to by qualified name."""
     known = {(schema.lower(), name.lower()) for schema, name in relations}
-    return {(s.lower(), n.lower()) for _, s, n in _qualified_names(_TOKENS.findall(sql))} & known
+    return {(s.lower(), n.lower()) for _, s, n in _qualified_names(_tokens(sql, target), target)} & known
 
 
-def _in_dependency_order(views: dict[Relation, str]) -> list[Relation]:
-    """Views ordered so that each comes after the views of the set it selects from (both warehouses bind a
-    view's references when it is created)."""
+def _in_dependency_order(views: dict[Relation, str], target: str = "duckdb") -> list[Relation]:
+    """Views ordered so that each comes after the views of the set it selects from (DuckDB and Postgres bind
+    a view's references when it is created)."""
     keys = {(v.schema.lower(), v.name.lower()): v for v in views}
-    needs = {v: {keys[ref] for ref in references(sql, keys) if keys[ref] != v} for v, sql in views.items()}
+    needs = {v: {keys[ref] for ref in references(sql, keys, target) if keys[ref] != v} for v, sql in views.items()}
     ordered: list[Relation] = []
     done: set[Relation] = set()
     while len(ordered) < len(views):
@@ -191,7 +217,9 @@ def _in_dependency_order(views: dict[Relation, str]) -> list[Relation]:
 
 
 def schemas_of(conn: Connection) -> set[str]:
-    """The schemas of the warehouse (DuckDB: of the warehouse file's own catalog)."""
+    """The schemas of the warehouse (DuckDB: of the warehouse file's own catalog; Spark: its databases)."""
+    if conn.target == "spark":
+        return {name for (name,) in conn.execute("show databases")}
     if conn.target == "duckdb":
         rows = conn.execute(
             "select schema_name from information_schema.schemata where catalog_name = current_database()"
@@ -211,6 +239,16 @@ def relations_of(conn: Connection, schemas: Iterable[str]) -> list[Relation]:
     wanted = sorted(set(schemas))
     if not wanted:
         return []
+    if conn.target == "spark":  # `show tables` lists views too; temporary views left out
+        found = []
+        for schema in sorted(set(wanted) & schemas_of(conn)):
+            views = {name for _, name, temporary in conn.execute(f"show views in {quote(schema, 'spark')}")}
+            found += [
+                Relation(schema, name, "view" if name in views else "table")
+                for _, name, temporary in conn.execute(f"show tables in {quote(schema, 'spark')}")
+                if not temporary
+            ]
+        return sorted(found)
     marks = ", ".join("?" for _ in wanted)
     if conn.target == "duckdb":
         rows = conn.execute(
@@ -229,10 +267,14 @@ def relations_of(conn: Connection, schemas: Iterable[str]) -> list[Relation]:
 
 
 def view_definitions(conn: Connection, views: Iterable[Relation]) -> dict[Relation, str]:
-    """Each view's SQL: DuckDB's whole `CREATE VIEW` statement, Postgres's query (pg_get_viewdef)."""
+    """Each view's SQL: DuckDB's whole `CREATE VIEW` statement, Postgres's query (pg_get_viewdef), Spark's
+    query as it was written (the `View Text` of `describe table extended`). KeyError for a view that does
+    not exist (DuckDB, Postgres); Spark raises its AnalysisException."""
     views = list(views)
     if not views:
         return {}
+    if conn.target == "spark":
+        return {view: _spark_view_text(conn, view) for view in views}
     if conn.target == "duckdb":
         found = {
             (schema, name): sql
@@ -254,6 +296,14 @@ def view_definitions(conn: Connection, views: Iterable[Relation]) -> dict[Relati
     return {view: found[(view.schema, view.name)] for view in views}
 
 
+def _spark_view_text(conn: Connection, view: Relation) -> str:
+    """The query a Spark view was created with, as written (the text after `AS` of its CREATE VIEW)."""
+    for name, value, _ in conn.execute(f"describe table extended {view.quoted('spark')}"):
+        if name == "View Text":
+            return value
+    raise PublishError(f"no view text for {view.sql_name} in Spark's catalog")
+
+
 def _create_view_sql(conn: Connection, view: Relation, definition: str) -> str:
     """A statement that (re)creates `view` from a definition already retargeted at the view's schemas."""
     if conn.target == "duckdb":  # DuckDB's definition is the whole CREATE VIEW statement, name included
@@ -264,9 +314,10 @@ def _create_view_sql(conn: Connection, view: Relation, definition: str) -> str:
             raise PublishError(f"unexpected definition of view {view.sql_name}: {definition[:80]}")
         return statement.rstrip().rstrip(";")
     body = definition.rstrip().rstrip(";")
+    name = view.quoted(conn.target)
     if view.kind == "materialized view":
-        return f"create materialized view {view.sql_name} as {body}"
-    return f"create or replace view {view.sql_name} as {body}"
+        return f"create materialized view {name} as {body}"
+    return f"create or replace view {name} as {body}"
 
 
 # --- prepare ------------------------------------------------------------------------------------------------
@@ -276,7 +327,7 @@ def drop_build_schemas(conn: Connection) -> list[str]:
     """Drop every build schema (a failed or killed build's leftovers); returns their names."""
     dropped = build_schemas_of(conn)
     for schema in dropped:
-        conn.execute(f"drop schema if exists {quote(schema)} cascade")
+        conn.execute(f"drop schema if exists {quote(schema, conn.target)} cascade")
     return dropped
 
 
@@ -290,6 +341,8 @@ def prepare_build(
     `copy_all` (a build of selected nodes) copies every published relation of the managed schemas, so
     the build schemas hold a complete set to test and publish: views are recreated on the copies.
     copy_incremental=False (a full refresh rebuilds them anyway) copies no incremental model.
+    Spark (no transactions) first finishes what an interrupted publish left (_finish_spark_publish); a
+    crash here leaves build schemas, which the next build drops.
     """
     started = time.perf_counter()
     prepared = Prepared()
@@ -299,6 +352,8 @@ def prepare_build(
             with conn.transaction():
                 prepared.dropped = drop_build_schemas(conn)
                 managed = managed_schemas(manifest)
+                if conn.target == "spark":
+                    _finish_spark_publish(conn, managed)
                 existing = {(r.schema, r.name): r for r in relations_of(conn, managed)}
                 if copy_all:
                     wanted = list(existing.values())
@@ -316,19 +371,36 @@ def prepare_build(
 
 def _copy_into_build(conn: Connection, relations: list[Relation], published: set[tuple[str, str]]) -> list[Relation]:
     """Copy published relations into their build schemas: tables by value, views by definition."""
+    dialect = conn.target
+    using = " using parquet" if dialect == "spark" else ""
     for schema in sorted({r.schema for r in relations}):
-        conn.execute(f"create schema if not exists {quote(build_schema(schema))}")
+        conn.execute(f"create schema if not exists {quote(build_schema(schema), dialect)}")
     for table in (r for r in relations if r.kind == "table"):
-        conn.execute(
-            f"create table {quote(build_schema(table.schema))}.{quote(table.name)} as select * from {table.sql_name}"
-        )
+        copy = Relation(build_schema(table.schema), table.name, "table")
+        conn.execute(f"create table {copy.quoted(dialect)}{using} as select * from {table.quoted(dialect)}")
     views = [r for r in relations if r.kind != "table"]
     definitions = view_definitions(conn, views)
     to_build = {schema: build_schema(schema) for schema, _ in published}
-    for view in _in_dependency_order(definitions):
+    for view in _in_dependency_order(definitions, dialect):
         target = Relation(build_schema(view.schema), view.name, view.kind)
-        conn.execute(_create_view_sql(conn, target, retarget(definitions[view], to_build, published)))
+        conn.execute(_create_view_sql(conn, target, retarget(definitions[view], to_build, published, dialect)))
     return relations
+
+
+def _finish_spark_publish(conn: Connection, schemas: Iterable[str]) -> list[Relation]:
+    """Tidy what a Spark publish that was interrupted (a crash between its statements) left in the published
+    `schemas`: a `<t>__publishing` copy whose `<t>` is gone (dropped for the swap, not renamed yet) becomes
+    `<t>`; any other `__publishing` copy is dropped. Returns the copies found."""
+    found = relations_of(conn, schemas)
+    names = {(r.schema, r.name) for r in found}
+    leftovers = [r for r in found if _is_copy(r)]
+    for copy in leftovers:
+        final = Relation(copy.schema, copy.name[: -len(PUBLISHING_SUFFIX)], "table")
+        if (final.schema, final.name) in names:
+            conn.execute(f"drop table if exists {copy.quoted('spark')}")
+        else:
+            conn.execute(f"alter table {copy.quoted('spark')} rename to {final.quoted('spark')}")
+    return leftovers
 
 
 # --- publish ------------------------------------------------------------------------------------------------
@@ -358,6 +430,8 @@ def publish(warehouse: Warehouse, expected: Iterable[Relation] = ()) -> Publishe
         try:
             if warehouse.target == "duckdb":
                 published = _publish_duckdb(conn, expected)
+            elif warehouse.target == "spark":
+                published = _publish_spark(conn, expected)
             else:
                 published = _publish_postgres(conn, expected)
         finally:
@@ -378,9 +452,9 @@ def _complete(conn: Connection, expected: list[Relation]) -> None:
     definitions = view_definitions(conn, missing)
     published = {(r.schema, r.name) for r in expected}
     to_build = {schema: build_schema(schema) for schema, _ in published}
-    for view in _in_dependency_order(definitions):
+    for view in _in_dependency_order(definitions, conn.target):
         target = Relation(build_schema(view.schema), view.name, view.kind)
-        conn.execute(_create_view_sql(conn, target, retarget(definitions[view], to_build, published)))
+        conn.execute(_create_view_sql(conn, target, retarget(definitions[view], to_build, published, conn.target)))
 
 
 def _publish_postgres(conn: Connection, expected: list[Relation]) -> Published:
@@ -459,15 +533,93 @@ def _publish_duckdb(conn: Connection, expected: list[Relation]) -> Published:
     return published
 
 
+def _publish_spark(conn: Connection, expected: list[Relation]) -> Published:
+    """Publish on Spark, which has no transactions, no schema rename and no table rename across schemas:
+
+    1. copy each table of the build next to its published name (`create table marts.t__publishing using
+       parquet as select * from marts__build.t`);
+    2. swap: drop each published `t` and rename `t__publishing` to `t`;
+    3. recreate each view from its build definition, retargeted at the published schemas (a Spark view
+       refers to its tables by name, so the views would otherwise keep reading the build schemas);
+    4. drop the published relations the build no longer has, then the build schemas.
+
+    No reader sees the steps: one process at a time opens a Spark warehouse, and this one holds its lock.
+    A crash during step 1 leaves the published set as it was, plus `__publishing` copies; during steps 2-4,
+    a set of which some tables (and views) are new and some old, and at most one table only as its
+    `__publishing` copy. The build schemas stay until the next build, whose prepare_build renames such a
+    copy into place and drops the others (_finish_spark_publish); its publish then replaces every relation.
+    """
+    _complete(conn, expected)
+    builds = build_schemas_of(conn)
+    published = Published([published_schema(s) for s in builds])
+    if not builds:
+        return published
+    to_published = dict(zip(builds, published.schemas, strict=True))
+    built = relations_of(conn, builds)
+    current = {(r.schema, r.name): r for r in relations_of(conn, published.schemas)}
+    for schema in published.schemas:
+        conn.execute(f"create schema if not exists {quote(schema, 'spark')}")
+    tables = [r for r in built if r.kind == "table"]
+    for table in tables:
+        copy = Relation(to_published[table.schema], table.name + PUBLISHING_SUFFIX, "table")
+        conn.execute(f"drop table if exists {copy.quoted('spark')}")
+        conn.execute(f"create table {copy.quoted('spark')} using parquet as select * from {table.quoted('spark')}")
+    for table in tables:
+        target = Relation(to_published[table.schema], table.name, "table")
+        if old := current.get((target.schema, target.name)):
+            conn.execute(f"drop {'view' if old.kind == 'view' else 'table'} if exists {old.quoted('spark')}")
+        copy = Relation(target.schema, target.name + PUBLISHING_SUFFIX, "table")
+        conn.execute(f"alter table {copy.quoted('spark')} rename to {target.quoted('spark')}")
+    definitions = view_definitions(conn, (r for r in built if r.kind == "view"))
+    names = [(r.schema, r.name) for r in built]
+    for view in _in_dependency_order(definitions, "spark"):
+        target = Relation(to_published[view.schema], view.name, "view")
+        if (old := current.get((target.schema, target.name))) and old.kind != "view":
+            conn.execute(f"drop table if exists {old.quoted('spark')}")
+        sql = retarget(definitions[view], to_published, names, "spark")
+        if references(sql, names, "spark"):
+            raise PublishError(f"view {target.sql_name} still refers to a build schema after rewriting")
+        conn.execute(_create_view_sql(conn, target, sql))
+    kept = {(to_published[r.schema], r.name) for r in built}
+    gone = [r for key, r in current.items() if key not in kept]
+    for old in sorted(gone, key=lambda r: r.kind != "view"):
+        conn.execute(f"drop {'view' if old.kind == 'view' else 'table'} if exists {old.quoted('spark')}")
+    for build in builds:
+        conn.execute(f"drop schema {quote(build, 'spark')} cascade")
+    published.relations, published.dropped = len(built), len([r for r in gone if not _is_copy(r)])
+    return published
+
+
+def _is_copy(relation: Relation) -> bool:
+    """A `<t>__publishing` copy an interrupted Spark publish left."""
+    return relation.kind == "table" and relation.name.endswith(PUBLISHING_SUFFIX)
+
+
 # --- artifacts ----------------------------------------------------------------------------------------------
 
 
-_BUILD_QUALIFIER = re.compile(r'"((?:[^"]|"")+)' + re.escape(BUILD_SUFFIX) + r'"\.')
+# A build schema qualifying a name: `"marts__build".` (DuckDB, Postgres), `` `marts__build`. `` or a bare
+# `marts__build.` (dbt-spark quotes no relation name), never inside a word or a quoted name.
+_BUILD_QUALIFIER = re.compile(
+    r'"((?:[^"]|"")+)' + re.escape(BUILD_SUFFIX) + r'"\.'
+    r"|`((?:[^`]|``)+)" + re.escape(BUILD_SUFFIX) + r"`\."
+    r"|(?<![\w$\"`'.])([A-Za-z_][A-Za-z0-9_$]*?)" + re.escape(BUILD_SUFFIX) + r"\.(?=[A-Za-z_`])"
+)
+
+
+def _published_qualifier(match: re.Match) -> str:
+    quoted, backticked, bare = match.groups()
+    if quoted is not None:
+        return f'"{quoted}".'
+    if backticked is not None:
+        return f"`{backticked}`."
+    return f"{bare}."
 
 
 def _renamed(value: Any) -> Any:
-    """A JSON value with every build schema renamed to its published name: `schema` fields, and quoted
-    qualifiers (`"marts__build".`) in strings such as relation names and compiled SQL."""
+    """A JSON value with every build schema renamed to its published name: `schema` fields, and qualifiers
+    (`"marts__build".`, `` `marts__build`. ``, bare `marts__build.` as dbt-spark writes them) in strings such
+    as relation names and compiled SQL."""
     if isinstance(value, dict):
         return {
             key: published_schema(item) if key == "schema" and isinstance(item, str) else _renamed(item)
@@ -476,7 +628,7 @@ def _renamed(value: Any) -> Any:
     if isinstance(value, list):
         return [_renamed(item) for item in value]
     if isinstance(value, str) and BUILD_SUFFIX in value:
-        return _BUILD_QUALIFIER.sub(lambda m: f'"{m.group(1)}".', value)
+        return _BUILD_QUALIFIER.sub(_published_qualifier, value)
     return value
 
 

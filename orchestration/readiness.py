@@ -25,14 +25,29 @@ class NotReady(EltError):
 
 def tables_in(conn: Connection, schema: str) -> set[str]:
     """The names of the tables and views in `schema` (empty when the schema does not exist)."""
+    if conn.target == "spark":  # no information_schema: the catalog's listing, temporary views left out
+        if schema.lower() not in {name for (name,) in conn.execute("show databases")}:
+            return set()
+        return {name for _, name, temporary in conn.execute(f"show tables in `{schema}`") if not temporary}
     found = conn.execute("select table_name from information_schema.tables where table_schema = ?", (schema,))
     return {name for (name,) in found}
+
+
+def _exists(warehouse: Warehouse) -> bool:
+    """False when the warehouse was never written: no DuckDB file, no Spark catalog (`metastore_db`) in its
+    folder; Postgres: True (its database is made on connect). Checked without opening it (opening a
+    Spark folder that has no catalog would make one, which takes half a minute)."""
+    if warehouse.target == "duckdb":
+        return Path(warehouse.duckdb_path).is_file()
+    if warehouse.target == "spark":
+        return (warehouse.spark_dir / "metastore_db").is_dir()
+    return True
 
 
 def require_loaded(warehouse: Warehouse) -> None:
     """NotReady unless the five raw tables exist (`nothing loaded yet on <warehouse>: run a load first ...`,
     or `raw.<table> not loaded yet on ...`). Take the warehouse lock first when a load may be running."""
-    if warehouse.target == "duckdb" and not Path(warehouse.duckdb_path).is_file():
+    if not _exists(warehouse):
         raise NotReady(f"nothing loaded yet on {warehouse.describe()}: {RUN_A_LOAD}")
     conn = warehouse.connect(read_only=True)
     try:
@@ -51,7 +66,7 @@ def require_manifest(warehouse: Warehouse) -> Path:
     path = manifest_path(warehouse)
     if not path.is_file():
         raise NotReady(f"nothing built yet on {warehouse.describe()} (no dbt manifest at {path}): {RUN_A_BUILD}")
-    if warehouse.target == "duckdb" and not Path(warehouse.duckdb_path).is_file():
+    if not _exists(warehouse):
         raise NotReady(f"nothing built yet on {warehouse.describe()}: {RUN_A_BUILD}")
     return path
 

@@ -1,5 +1,6 @@
 """Run audit: every `elt run` / `elt build` becomes a row in audit.runs, and dbt's run_results.json
-becomes one row per node in audit.node_results, on both targets, kept across runs.
+becomes one row per node in audit.node_results, on every target, kept across runs. On Spark the updates
+and deletes below run as rewrites of the table (core.spark.run), and nothing is one transaction.
 
 The row in audit.runs is written when the run starts (status `running`), updated after each step
 (so a report exported mid-run shows how far it got) and closed with `success` or `failed`.
@@ -18,6 +19,7 @@ from core.audit import STEPS, ensure_audit_tables, new_id, utc_now
 from core.warehouse import Warehouse
 
 TEST_TYPES = ("test", "unit_test")
+INSERT_CHUNK = 100  # audit.node_results rows per insert statement
 
 
 @dataclass
@@ -187,13 +189,15 @@ def record_build(warehouse: Warehouse, run_id: str, target_path: Path) -> NodeCo
                     result.get("message"),
                 )
             )
-        with conn.transaction():
-            for row in rows:
+        with conn.transaction():  # a few rows per insert: on Spark each statement is a job that writes a file
+            for start in range(0, len(rows), INSERT_CHUNK):
+                chunk = rows[start : start + INSERT_CHUNK]
                 conn.execute(
                     "insert into audit.node_results (run_id, invocation_id, unique_id, name, resource_type,"
                     " attached_model, status, started_at, completed_at, execution_seconds, rows_affected,"
-                    " row_count, failures, message) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
+                    " row_count, failures, message) values "
+                    + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in chunk),
+                    [value for row in chunk for value in row],
                 )
     finally:
         conn.close()

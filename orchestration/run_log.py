@@ -116,7 +116,7 @@ def note(message: str, level: str = "info") -> None:
 def store(warehouse: Warehouse, run_id: str, lines: list[LogLine]) -> int:
     """Append `lines` to the run's log in audit.run_logs, numbered on from its last stored line, in one
     transaction; returns how many were stored. On Postgres, where the DAG's tasks may end at the same time,
-    a transaction-scoped advisory lock per run makes the appends take turns (DuckDB has one writer)."""
+    a transaction-scoped advisory lock per run makes the appends take turns (DuckDB and Spark have one writer)."""
     if not lines:
         return 0
     conn = warehouse.connect()
