@@ -3,7 +3,7 @@
 #}
 
 {#
-  The raw record as compact JSON text, keys in file order, identical on both targets
+  The raw record as compact JSON text, keys in file order, identical on every target
   (`{"customer_key":"301","gender":"Male",...}`); null fields stay JSON null.
   `relation_alias` is the CTE or table alias the columns are read from.
 #}
@@ -17,6 +17,11 @@
 
 {% macro postgres__record_json(relation_alias, columns) -%}
     (select cast(row_to_json(record) as text) from (select {% for c in columns %}{{ relation_alias }}."{{ c }}"{{ ', ' if not loop.last }}{% endfor %}) as record)
+{%- endmacro %}
+
+{# Spark: `ignoreNullFields` off, or null fields would be left out. Same text as DuckDB's (escapes included). #}
+{% macro spark__record_json(relation_alias, columns) -%}
+    to_json(named_struct({% for c in columns %}'{{ c }}', {{ relation_alias }}.`{{ c }}`{{ ', ' if not loop.last }}{% endfor %}), map('ignoreNullFields', 'false'))
 {%- endmacro %}
 
 

@@ -62,5 +62,6 @@ def test_project_stays_offline() -> None:
     assert project["flags"]["send_anonymous_usage_stats"] is False
     assert yaml.safe_load((PROJECT_DIR / "packages.yml").read_text())["packages"] == []
     profiles = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text())
-    assert set(profiles["retail_elt"]["outputs"]) == {"duckdb", "postgres"}
+    assert set(profiles["retail_elt"]["outputs"]) == {"duckdb", "postgres", "spark"}
+    assert profiles["retail_elt"]["outputs"]["spark"]["method"] == "session"  # local, in-process: no server
     assert profiles["retail_elt"]["outputs"]["duckdb"]["keep_open"] is False

@@ -154,6 +154,11 @@
     date_diff('day', {{ start_date }}, {{ end_date }})
 {%- endmacro %}
 
+{# Spark: date minus date is an interval there. #}
+{% macro spark__days_between(start_date, end_date) -%}
+    datediff({{ end_date }}, {{ start_date }})
+{%- endmacro %}
+
 
 {# Whole years of age on `as_of` for someone born on `birthday`. #}
 {% macro age_on(birthday, as_of) -%}
@@ -179,6 +184,11 @@
     to_char({{ date_column }}, 'FMMonth')
 {%- endmacro %}
 
+{# Spark: `MMMM` is the full name (its `monthname` gives `Mar`). #}
+{% macro spark__month_name(date_column) -%}
+    date_format({{ date_column }}, 'MMMM')
+{%- endmacro %}
+
 {% macro day_name(date_column) -%}
     {{ adapter.dispatch('day_name', 'retail_elt')(date_column) }}
 {%- endmacro %}
@@ -189,4 +199,36 @@
 
 {% macro postgres__day_name(date_column) -%}
     to_char({{ date_column }}, 'FMDay')
+{%- endmacro %}
+
+{% macro spark__day_name(date_column) -%}
+    date_format({{ date_column }}, 'EEEE')
+{%- endmacro %}
+
+
+{# ISO day of the week: 1 = Monday ... 7 = Sunday. #}
+{% macro iso_day_of_week(date_column) -%}
+    {{ adapter.dispatch('iso_day_of_week', 'retail_elt')(date_column) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(date_column) -%}
+    extract(isodow from {{ date_column }})
+{%- endmacro %}
+
+{% macro spark__iso_day_of_week(date_column) -%}
+    extract(dayofweek_iso from {{ date_column }})
+{%- endmacro %}
+
+
+{# A relation of one bigint column `day_offset`: 0, 1, ..., `last` (a day spine's offsets). #}
+{% macro day_offsets(last) -%}
+    {{ adapter.dispatch('day_offsets', 'retail_elt')(last) }}
+{%- endmacro %}
+
+{% macro default__day_offsets(last) -%}
+    select generate_series as day_offset from generate_series(0, {{ last }})
+{%- endmacro %}
+
+{% macro spark__day_offsets(last) -%}
+    select id as day_offset from range(0, {{ last }} + 1)
 {%- endmacro %}

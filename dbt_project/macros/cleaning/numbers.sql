@@ -32,6 +32,24 @@
 
 
 {#
+  `column` without the leading characters that are in `characters` (a SQL text expression). Spark's
+  two-argument `ltrim` takes the characters first (`ltrim('00123', '0123456789')` is `'456789'`), so it has
+  the SQL-standard form instead.
+#}
+{% macro strip_leading(column, characters) -%}
+    {{ adapter.dispatch('strip_leading', 'retail_elt')(column, characters) }}
+{%- endmacro %}
+
+{% macro default__strip_leading(column, characters) -%}
+    ltrim({{ column }}, {{ characters }})
+{%- endmacro %}
+
+{% macro spark__strip_leading(column, characters) -%}
+    trim(leading {{ characters }} from {{ column }})
+{%- endmacro %}
+
+
+{#
   An integer key or count as bigint: `2`, `2.0` and `-3` read as integers; null when blank, not of the
   integer shape, or over 18 digits (an identifier or count that long is not one; always fits a bigint).
   (A length check instead of `{1,18}`: bounded repetition makes Postgres' regex engine 2-3x slower.)
@@ -54,7 +72,7 @@
 
 {% macro default__parse_integer(column) -%}
     case
-        when {{ integer_shape(column) }} and length(ltrim(split_part({{ column }}, '.', 1), '-')) <= 18
+        when {{ integer_shape(column) }} and length({{ strip_leading("split_part(" ~ column ~ ", '.', 1)", "'-'") }}) <= 18
         then cast(split_part({{ column }}, '.', 1) as bigint)
     end
 {%- endmacro %}
@@ -96,7 +114,7 @@
 
 {% macro parse_decimal(column, scale=6) -%}
     case
-        when {{ decimal_shape(column) }} and length(ltrim(split_part({{ column }}, '.', 1), '-')) <= 12
+        when {{ decimal_shape(column) }} and length({{ strip_leading("split_part(" ~ column ~ ", '.', 1)", "'-'") }}) <= 12
         then cast(
             round(cast(left({{ column }}, length(split_part({{ column }}, '.', 1)) + 19) as numeric(32, 18)), {{ scale }})
             as numeric(18, {{ scale }})

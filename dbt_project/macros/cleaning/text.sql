@@ -50,6 +50,11 @@
     btrim({{ column }}, ' ' || chr(9) || chr(10) || chr(13))
 {%- endmacro %}
 
+{# Spark: the SQL-standard form (its 2-argument trim functions take the characters first). #}
+{% macro spark__trim_blanks(column) -%}
+    trim(both concat(' ', chr(9), chr(10), chr(13)) from {{ column }})
+{%- endmacro %}
+
 
 {# True when the text matches the regular expression (a search: anchor the pattern for a full match). #}
 {% macro matches(column, pattern) -%}
@@ -62,6 +67,44 @@
 
 {% macro postgres__matches(column, pattern) -%}
     ({{ column }} ~ '{{ pattern }}')
+{%- endmacro %}
+
+{# Spark: Java regular expressions (`rlike` is a search, as above); see java_regex_literal. #}
+{% macro spark__matches(column, pattern) -%}
+    ({{ column }} rlike {{ java_regex_literal(pattern) }})
+{%- endmacro %}
+
+{#
+  A pattern written for RE2 (DuckDB), as a Spark SQL string literal holding the Java regex that matches the
+  same texts: `$` outside a bracket expression becomes `\z`, because Java's `$` also matches before a
+  final line terminator (`12\n`, but also U+0085, U+2028, U+2029); `(?d)` makes `.` match anything but
+  `\n`, as in RE2. Backslashes and quotes are escaped for the literal (Spark reads `\\` as `\`). POSIX
+  classes (`[:space:]`) mean something else to Java: a pattern that needs one has a Spark form of its own.
+#}
+{% macro java_regex_literal(pattern) -%}
+    {%- set state = namespace(text='', in_class=false, escaped=false) -%}
+    {%- for character in pattern -%}
+        {%- if state.escaped -%}
+            {%- set state.text = state.text ~ character -%}
+            {%- set state.escaped = false -%}
+        {%- elif character == '\\' -%}
+            {%- set state.text = state.text ~ character -%}
+            {%- set state.escaped = true -%}
+        {%- elif state.in_class -%}
+            {%- set state.text = state.text ~ character -%}
+            {%- if character == ']' and not state.text.endswith('[]') and not state.text.endswith('[^]') -%}
+                {%- set state.in_class = false -%}
+            {%- endif -%}
+        {%- elif character == '[' -%}
+            {%- set state.text = state.text ~ character -%}
+            {%- set state.in_class = true -%}
+        {%- elif character == '$' -%}
+            {%- set state.text = state.text ~ '\\z' -%}
+        {%- else -%}
+            {%- set state.text = state.text ~ character -%}
+        {%- endif -%}
+    {%- endfor -%}
+    '(?d){{ state.text | replace('\\', '\\\\') | replace("'", "\\'") }}'
 {%- endmacro %}
 
 
@@ -109,6 +152,33 @@
         -- convert_from's encoding argument is of type name, whose "C" collation would otherwise
         -- leak into the result (and make lower() ASCII-only): keep the database's collation.
         then convert_from(convert_to({{ bytes }}, 'LATIN1'), 'UTF8') collate "default"
+        else {{ column }}
+    end
+{%- endmacro %}
+
+{#
+  Spark: the same two guards, in Java regex. The second is strict where RE2's is loose: it admits only
+  well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), because Spark's decode
+  raises an error on malformed bytes where DuckDB's `try(decode(...))` falls back to the value itself;
+  the value is then returned unchanged on both. `*+` (possessive): Java's backtracking regex would
+  otherwise recurse once per character and overflow its stack on a long cell; the branches begin with
+  different bytes, so there is never anything to backtrack to.
+#}
+{% macro spark__repair_mojibake(column) -%}
+    {%- set bytes = latin1_view(column) -%}
+    {%- set continuation = '[\\x{0080}-\\x{00BF}]' -%}
+    case
+        when {{ matches(column, '[\\x{00C2}-\\x{00F4}][\\x{0080}-\\x{00BF}\\x{0152}\\x{0153}\\x{0160}\\x{0161}\\x{0178}\\x{017D}\\x{017E}\\x{0192}\\x{02C6}\\x{02DC}\\x{2013}-\\x{2122}]') }}
+            and {{ matches(bytes, '^(?:[\\x{0001}-\\x{007F}]'
+                ~ '|[\\x{00C2}-\\x{00DF}]' ~ continuation
+                ~ '|\\x{00E0}[\\x{00A0}-\\x{00BF}]' ~ continuation
+                ~ '|[\\x{00E1}-\\x{00EC}\\x{00EE}\\x{00EF}]' ~ continuation ~ '{2}'
+                ~ '|\\x{00ED}[\\x{0080}-\\x{009F}]' ~ continuation
+                ~ '|\\x{00F0}[\\x{0090}-\\x{00BF}]' ~ continuation ~ '{2}'
+                ~ '|[\\x{00F1}-\\x{00F3}]' ~ continuation ~ '{3}'
+                ~ '|\\x{00F4}[\\x{0080}-\\x{008F}]' ~ continuation ~ '{2}'
+                ~ ')*+$') }}
+        then decode(encode({{ bytes }}, 'ISO-8859-1'), 'UTF-8')
         else {{ column }}
     end
 {%- endmacro %}

@@ -8,8 +8,8 @@ with moments as (
 
     select
         count({{ column_name }}) as scored_rows,
-        avg(cast({{ column_name }} as double precision)) as mean,
-        stddev_samp(cast({{ column_name }} as double precision)) as standard_deviation
+        avg(cast({{ column_name }} as {{ type_double() }})) as mean,
+        stddev_samp(cast({{ column_name }} as {{ type_double() }})) as standard_deviation
     from {{ model }}
 
 )

@@ -54,8 +54,8 @@ final as (
         {{ feature }},
         {%- endfor %}
         {%- for feature in features %}
-        (cast({{ feature }} as double precision) - avg(cast({{ feature }} as double precision)) over ())
-            / nullif(stddev_samp(cast({{ feature }} as double precision)) over (), 0) as {{ feature }}_z{{ ',' if not loop.last }}
+        (cast({{ feature }} as {{ type_double() }}) - avg(cast({{ feature }} as {{ type_double() }})) over ())
+            / nullif(stddev_samp(cast({{ feature }} as {{ type_double() }})) over (), 0) as {{ feature }}_z{{ ',' if not loop.last }}
         {%- endfor %}
     from features
 

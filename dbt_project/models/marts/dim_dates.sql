@@ -30,7 +30,7 @@ spine as (
     select cast(bounds.first_day + cast(offsets.day_offset as integer) as date) as date_day
     from bounds
     cross join (
-        select generate_series as day_offset from generate_series(0, 36600)
+        {{ day_offsets(36600) }}
     ) as offsets
     where offsets.day_offset <= {{ days_between('bounds.first_day', 'bounds.last_day') }}
 
@@ -45,10 +45,10 @@ final as (
         cast(extract(month from date_day) as integer) as month,
         {{ month_name('date_day') }} as month_name,
         cast(extract(day from date_day) as integer) as day_of_month,
-        cast(extract(isodow from date_day) as integer) as day_of_week,
+        cast({{ iso_day_of_week('date_day') }} as integer) as day_of_week,
         {{ day_name('date_day') }} as day_name,
         cast(extract(week from date_day) as integer) as iso_week,
-        extract(isodow from date_day) in (6, 7) as is_weekend
+        {{ iso_day_of_week('date_day') }} in (6, 7) as is_weekend
     from spine
 
 )

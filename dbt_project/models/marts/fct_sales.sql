@@ -1,12 +1,12 @@
 {#
-  Incremental: each build merges the lines of the latest Sales file that are new or changed
-  (by line_hash) on (order_number, line_item). Lines missing from the file are kept (a file may be
-  a delta); a line the latest file now rejects (an orphan, a bad quantity, ...) is removed by the
-  post-hook, so a rejected line is never also a fact; so is a kept line whose customer, product or
-  store is no longer in its dimension (it would be an orphan). A full refresh rebuilds from the file alone.
-  One delete per reason: each (NOT) EXISTS then stands alone in its WHERE, which Postgres plans as a hash
-  semi- or anti-join; joined by OR in one statement, they were correlated subqueries run once per fact
-  line (quadratic: a changed-file run at scale 10 spent over 11 minutes in that one delete).
+  Incremental: each build adds the lines of the latest Sales file that are new or changed (by line_hash),
+  on (order_number, line_item). Lines missing from the file are kept (a file may be a delta); a line the
+  latest file now rejects (an orphan, a bad quantity, ...) is removed, so a rejected line is never also a
+  fact; so is a kept line whose customer, product or store is no longer in its dimension (it would be an
+  orphan). A full refresh rebuilds from the file alone.
+  How, per target (macros/fct_sales.sql): DuckDB and Postgres merge the new and changed lines, then delete
+  by post-hooks; Spark (no MERGE or DELETE on its parquet tables) overwrites the table with the whole new
+  table, selected from a copy of the previous one. The strategy is set in dbt_project.yml.
   A column added to the model is appended to an existing table (on_schema_change); it is part of
   line_hash, so the next build re-merges every line and fills it.
 #}
@@ -14,32 +14,17 @@
     config(
         materialized='incremental',
         unique_key=['order_number', 'line_item'],
-        incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        pre_hook=[
+            "{{ fct_sales_previous('drop') }}",
+            "{{ fct_sales_previous('copy') }}",
+        ],
         post_hook=[
-            "{% if is_incremental() %}
-            delete from {{ this }} as target
-            where exists (
-                select 1 from {{ ref('int_sales_classified') }} as latest
-                where latest.order_number = target.order_number and latest.line_item = target.line_item
-            )
-            and not exists (
-                select 1 from {{ ref('int_sales_deduplicated') }} as clean
-                where clean.order_number = target.order_number and clean.line_item = target.line_item
-            )
-            {% endif %}",
-            "{% if is_incremental() %}
-            delete from {{ this }} as target
-            where not exists (select 1 from {{ ref('dim_customers') }} as d where d.customer_key = target.customer_key)
-            {% endif %}",
-            "{% if is_incremental() %}
-            delete from {{ this }} as target
-            where not exists (select 1 from {{ ref('dim_products') }} as d where d.product_key = target.product_key)
-            {% endif %}",
-            "{% if is_incremental() %}
-            delete from {{ this }} as target
-            where not exists (select 1 from {{ ref('dim_stores') }} as d where d.store_key = target.store_key)
-            {% endif %}",
+            "{{ fct_sales_prune('rejected') }}",
+            "{{ fct_sales_prune('orphan_customer') }}",
+            "{{ fct_sales_prune('orphan_product') }}",
+            "{{ fct_sales_prune('orphan_store') }}",
+            "{{ fct_sales_previous('drop') }}",
         ]
     )
 }}
@@ -47,6 +32,7 @@
 -- depends_on: {{ ref('int_sales_classified') }}
 -- depends_on: {{ ref('dim_customers') }}
 
+{% set line_ctes -%}
 with sales as (
 
     select * from {{ ref('int_sales_deduplicated') }}
@@ -108,21 +94,14 @@ fingerprinted as (
         ) as line_hash
     from priced
 
-),
+)
+{%- endset %}
+
+{{ line_ctes }},
 
 final as (
 
-    select * from fingerprinted
-    {% if is_incremental() %}
-    -- Merge only lines that are new or changed since the last build (by their content hash).
-    where not exists (
-        select 1
-        from {{ this }} as existing
-        where existing.order_number = fingerprinted.order_number
-            and existing.line_item = fingerprinted.line_item
-            and existing.line_hash = fingerprinted.line_hash
-    )
-    {% endif %}
+    {{ incremental_fact_lines('fingerprinted', line_ctes ~ '\nselect * from fingerprinted') }}
 
 )
 

@@ -24,7 +24,7 @@ lines as (
         cast(sales.order_number as {{ dbt.type_string() }}) || '-'
             || cast(sales.line_item as {{ dbt.type_string() }}) as entity_key,
         products.category as population,
-        cast(sales.revenue_usd as double precision) as value
+        cast(sales.revenue_usd as {{ type_double() }}) as value
     from sales
     inner join products on sales.product_key = products.product_key
 
@@ -35,7 +35,7 @@ days as (
     select
         cast(order_date as {{ dbt.type_string() }}) as entity_key,
         'all days' as population,
-        cast(sum(revenue_usd) as double precision) as value
+        cast(sum(revenue_usd) as {{ type_double() }}) as value
     from sales
     group by order_date
 

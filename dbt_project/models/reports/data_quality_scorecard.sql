@@ -45,7 +45,7 @@ reasons_text as (
 
     select
         source,
-        string_agg(reason || '=' || cast(rejected as {{ dbt.type_string() }}), ', ' order by reason) as rejected_by_reason
+        {{ ordered_string_agg("reason || '=' || cast(rejected as " ~ dbt.type_string() ~ ")", "', '", 'reason') }} as rejected_by_reason
     from reasons
     group by source
 
@@ -104,7 +104,7 @@ flags as (
     select
         source,
         sum(flagged) as flagged_values,
-        string_agg(flag || '=' || cast(flagged as {{ dbt.type_string() }}), ', ' order by flag) as flags_by_status
+        {{ ordered_string_agg("flag || '=' || cast(flagged as " ~ dbt.type_string() ~ ")", "', '", 'flag') }} as flags_by_status
     from flag_counts
     group by source
 
