@@ -65,7 +65,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## every benchmark (load, pipeline at scale 1/10/30/100, API under load, DAG parse, dashboard pages, overhead over the bare tools) -> bench/RESULTS.md
+bench: setup  ## every benchmark (load, pipeline at scale 1/10/30/100, API under load, DAG parse, dashboard pages, overhead over the bare tools, Spark beside DuckDB at scale 1/10) -> bench/RESULTS.md
 	$(BIN)/python bench/results.py
 
 bench-quick: setup  ## the speed ratios at scale 1 (elt run vs bare tools, no-op, changed file, Airflow); prints them, leaves RESULTS.md

@@ -11,7 +11,7 @@ The pipeline runs in that one process (dbt and DuckDB in-process), so its peak R
 Postgres server's memory is not counted. It is that child's own ru_maxrss, from os.wait4 on its pid
 (Linux: the max over the process and any children it waited for), not RUSAGE_CHILDREN, which is the max
 over every child so far. A run that fails is recorded (with its peak RSS) and the benchmark goes on.
-Usage: python bench/pipeline.py [--scales 1 10 30] [--targets duckdb postgres] [--json FILE]
+Usage: python bench/pipeline.py [--scales 1 10 30] [--targets duckdb postgres spark] [--json FILE]
 """
 
 from __future__ import annotations

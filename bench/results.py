@@ -8,10 +8,12 @@
   dashboard  bench/dashboard.py: server time of every dashboard page at scale 1, DuckDB and Postgres
   overhead   bench/overhead.py: `elt run` vs the bare tools, a no-op run, a one-file change, Postgres vs
              DuckDB build, and `airflow dags test` vs `elt run`, scale 1 and 10, with their goals
+  spark      bench/pipeline.py --targets duckdb spark: `elt run` on Spark (local session) beside DuckDB, scale
+             1 and 10, per step (docs/scaling-out.md quotes it)
 Each writes JSON into bench/out/; RESULTS.md is rendered from those files, with the optimisations kept in
 bench/optimisations.md (measured before/after, written by hand) and the machine it ran on. A section whose
 JSON is not in bench/out/ is kept as RESULTS.md has it, so `--only api` re-measures the API section alone.
-Usage: python bench/results.py [--only load pipeline api dag dashboard overhead] [--render-only] [--quick]
+Usage: python bench/results.py [--only load pipeline api dag dashboard overhead spark] [--render-only] [--quick]
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ COMMANDS = {
     "dag": ["dag_parse.py"],
     "dashboard": ["dashboard.py", "--targets", "duckdb", "postgres"],
     "overhead": ["overhead.py", "--scales", "1", "10", "--airflow"],
+    "spark": ["pipeline.py", "--scales", "1", "10", "--targets", "duckdb", "spark"],
 }
 QUICK = {  # a smoke run of the whole chain (small scales, short loads): not for RESULTS.md figures
     "load": ["load.py", "--scales", "1", "--repeat", "1", "--skip-pandas"],
@@ -49,6 +52,7 @@ QUICK = {  # a smoke run of the whole chain (small scales, short loads): not for
     "dag": ["dag_parse.py", "--modes", "watcher"],
     "dashboard": ["dashboard.py", "--targets", "duckdb", "--repeat", "3", "--warmup", "1"],
     "overhead": ["overhead.py", "--scales", "1"],
+    "spark": ["pipeline.py", "--scales", "1", "--targets", "duckdb", "spark"],
 }
 
 
@@ -117,6 +121,7 @@ SECTIONS = {  # benchmark -> the start of its section's heading in RESULTS.md
     "dag": "## Airflow DAG parse time",
     "dashboard": "## Dashboard pages",
     "overhead": "## Overhead, no-op and changed-file runs",
+    "spark": "## Spark beside DuckDB",
 }
 
 
@@ -166,6 +171,7 @@ def render(durations: dict[str, float], previous: str = "") -> str:
         "dag": _dag_section,
         "dashboard": _dashboard_section,
         "overhead": _overhead_section,
+        "spark": _spark_section,
     }
     for name, section in renderers.items():
         data = _load(name)
@@ -277,6 +283,58 @@ def _pipeline_section(data: dict | None) -> list[str]:
         models = [f"`{name}` {s:.2f}" for name, s in r["slowest_models"][:3]]
         lines.append(f"| {r['scale']} | {r['target']} | " + " | ".join(models + ["–"] * (3 - len(models))) + " |")
     return lines + [""]
+
+
+def _spark_section(data: dict | None) -> list[str]:
+    """`elt run` on Spark beside DuckDB on the same files (bench/pipeline.py --targets duckdb spark)."""
+    if not data:
+        return []
+    steps = ("load", "validate", "build", "export", "docs")
+    runs = {(r["scale"], r["target"]): r for r in data["runs"]}
+    lines = [
+        "## Spark beside DuckDB: `elt run` per step",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. One `elt run` per scale into a fresh warehouse of each",
+        "target, in a subprocess, on the same generated files (seed 42): DuckDB, then Spark (dbt-spark's",
+        "`session` method: a local SparkSession, `local[2]`, in `elt`'s process; its JVM start and a new Derby",
+        "catalog are part of the load step). Seconds per step from `audit.runs`; *RSS* is the `elt run`",
+        "process's peak (Spark's JVM is a child process of it, counted only if `os.wait4` reports it).",
+        "",
+        "| scale | target | rows | " + " | ".join(steps) + " | total | wall | RSS MiB |",
+        "|---:|---|---:|" + "---:|" * (len(steps) + 3),
+    ]
+    for r in data["runs"]:
+        if not r.get("ok", True):
+            lines.append(
+                f"| {r['scale']} | {r['target']} | {r['rows']:,} | "
+                + " | ".join(["–"] * len(steps))
+                + f" | **failed** | {r['wall_seconds']:.0f} | – |"
+            )
+            continue
+        lines.append(
+            f"| {r['scale']} | {r['target']} | {r['rows']:,} | "
+            + " | ".join(_s(r["seconds"][s]) for s in steps)
+            + f" | **{r['total']:.1f}** | {r['wall_seconds']:.1f} | {r['peak_rss_mib']:,.0f} |"
+        )
+    lines += ["", "| scale | Spark / DuckDB, whole run | Spark / DuckDB, dbt build |", "|---:|---:|---:|"]
+    for scale in data["scales"]:
+        duck, spark = runs.get((scale, "duckdb")), runs.get((scale, "spark"))
+        if duck and spark and duck.get("ok", True) and spark.get("ok", True):
+            whole = spark["wall_seconds"] / duck["wall_seconds"]
+            build = spark["seconds"]["build"] / duck["seconds"]["build"] if duck["seconds"]["build"] else None
+            lines.append(f"| {scale} | {_x(whole, 1)} | {_x(build, 1)} |")
+    lines += [
+        "",
+        "Slowest dbt models on Spark: "
+        + "; ".join(
+            f"scale {r['scale']}: " + ", ".join(f"`{name}` {s:.1f} s" for name, s in r["slowest_models"][:3])
+            for r in data["runs"]
+            if r["target"] == "spark" and r.get("ok", True)
+        )
+        + ".",
+        "",
+    ]
+    return lines
 
 
 def _pipeline_scale_goals(data: dict, rss_goal: float) -> list[str]:

@@ -43,23 +43,28 @@ def results_store_config(folder: Path) -> dict[str, Any]:
 
 
 def import_gx() -> ModuleType:
-    """`great_expectations`, imported (once per process) without pyspark unless this process already uses it.
+    """`great_expectations`, imported once per process without pyspark's parts the contract never uses.
 
-    GX imports pyspark, when it is installed, for its Spark data sources, which the contract never uses (it
-    validates through pandas on every target): 0.4-0.8 s more of every load's contract, and a warning of
-    pyspark's about pandas 3. A process on the Spark target has pyspark imported already, so GX sees it there.
+    GX probes pyspark, when it is installed (the `spark` extra), for its Spark data sources; the contract
+    validates through pandas on every target. Without pyspark imported yet, GX does not see it at all (0.4-0.8
+    s less per process). With it (a process on the Spark target), GX does not see Spark Connect
+    (`pyspark.sql.connect`), whose import without its gRPC packages calls `sys.exit(0)` ("Skipping doctests")
+    in a process whose `__main__` has no file (a pytest-xdist worker, `python -c`), and warns of pandas 3.
+    Both stay importable afterwards for the rest of the process.
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     if "great_expectations" in sys.modules:
         return sys.modules["great_expectations"]
-    hidden = "pyspark" not in sys.modules
-    if hidden:
-        sys.modules["pyspark"] = None  # type: ignore[assignment] # `import pyspark` raises ImportError meanwhile
+    hidden = [name for name in ("pyspark", "pyspark.sql.connect") if name not in sys.modules]
+    if "pyspark" in hidden:
+        hidden.remove("pyspark.sql.connect")  # hiding pyspark hides all of it
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment] # `import <name>` raises ImportError meanwhile
     try:
         import great_expectations
     finally:
-        if hidden:
-            del sys.modules["pyspark"]  # pyspark stays importable for the rest of the process
+        for name in hidden:
+            del sys.modules[name]
     return great_expectations
 
 

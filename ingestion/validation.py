@@ -1,10 +1,11 @@
 """Validate a freshly staged raw table against its Great Expectations suite, before it is swapped in.
 
 The staged rows are read from the load's own transaction (so GX sees exactly what would be swapped
-in) into a DataFrame and validated through GX's pandas data source. GX is imported on first use only
-(its import takes seconds): `elt --help` and the API never pay for it. Given a `DataDocs` folder, GX keeps
-each result there (`DataDocs.results`), under the run name `load-<load id>`, for the Data Docs step
-(ingestion/data_docs.py) to render; without one, results stay in memory. Nothing here renders pages.
+in; on Spark, from the staged table not swapped in yet) into a DataFrame and validated through GX's pandas
+data source. GX is imported on first use only (its import takes seconds): `elt --help` and the API never
+pay for it. Given a `DataDocs` folder, GX keeps each result there (`DataDocs.results`), under the run name
+`load-<load id>`, for the Data Docs step (ingestion/data_docs.py) to render; without one, results stay in
+memory. Nothing here renders pages.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from core.data_docs import DataDocs
 from core.warehouse import Connection
 from ingestion.contract import Source
 from ingestion.expectations import SUITES
-from ingestion.gx_context import DATA_SOURCE, gx_run_name, make_context, suite_name
+from ingestion.gx_context import DATA_SOURCE, gx_run_name, import_gx, make_context, suite_name
 from ingestion.outcomes import SourceValidation, outcomes_of
 
 
@@ -46,6 +47,7 @@ def validate_staged(
     `docs.results` (the folder must exist and be writable: `DataDocs.prepare`).
     """
     started = time.perf_counter()  # the first call of a process imports GX: that counts too
+    import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
     frame = _frame(conn, source, relation)
@@ -61,6 +63,7 @@ def validate_staged(
 
 def _frame(conn: Connection, source: Source, relation: str) -> Any:
     """The staged rows as a DataFrame of categoricals over Arrow-backed strings. NULL stays missing, '' stays ''.
+    On Spark `relation` is a table name (`raw.`_loading_sales``), read with `spark.table(...).toArrow()`.
 
     Categoricals, because GX copies the whole frame for each column expectation (it drops the column's
     nulls first): copying int codes instead of the strings keeps a scale-100 Sales file (6.3M lines) at a
@@ -72,7 +75,10 @@ def _frame(conn: Connection, source: Source, relation: str) -> Any:
 
     quoted = ", ".join(f'"{column}"' for column in source.columns)
     select = f"select {quoted} from {relation}"
-    if conn.target == "duckdb":
+    if conn.target == "spark":  # Arrow straight from Spark (never toPandas, which copies every value)
+        staged = conn.raw.table(relation).select(*(f"`{column}`" for column in source.columns)).toArrow()
+        batches = staged.to_batches(FRAME_BATCH_ROWS)
+    elif conn.target == "duckdb":
         batches = conn.raw.sql(select).to_arrow_reader(FRAME_BATCH_ROWS)
     else:
         batches = _copy_out(conn, select, source.columns)
