@@ -107,8 +107,9 @@ def is_out_of_space(exc: BaseException) -> bool:
 
 
 def is_driver_error(exc: BaseException) -> bool:
-    """True for an error raised by the DuckDB or psycopg2 driver (neither is imported to tell)."""
-    return any(klass.__module__.split(".")[0] in {"duckdb", "_duckdb", "psycopg2"} for klass in type(exc).__mro__)
+    """True for an error raised by the DuckDB, psycopg2 or Spark (pyspark, py4j) driver (none is imported to tell)."""
+    drivers = {"duckdb", "_duckdb", "psycopg2", "pyspark", "py4j"}
+    return any(klass.__module__.split(".")[0] in drivers for klass in type(exc).__mro__)
 
 
 def describe_failure(exc: BaseException) -> str:

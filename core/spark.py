@@ -8,7 +8,7 @@ lives in one folder (ELT_SPARK_DIR):
   derby.log       Derby's log
   warehouse.lock  the flock core.warehouse takes before this process first opens the catalog
 
-`elt` runs dbt in its own process (orchestration/dbt.py), and dbt-spark's session method calls
+`elt` runs dbt in elt's own process (orchestration/dbt.py, dbtRunner), and dbt-spark's session method calls
 `SparkSession.builder...getOrCreate()`, so dbt's SQL runs on the session made here: the settings below and
 the profile's `server_side_parameters` must agree (they do; tests/spark check the profile's).
 
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SESSION_CONF", "run", "session", "session_conf"]
+__all__ = ["SESSION_CONF", "drop_temporary_views", "run", "session", "session_conf", "tables", "views"]
 
 # Settings every Spark warehouse session has (the profile's `server_side_parameters` say the same):
 # - ANSI mode off: a cast of text that is no number gives null instead of an error, as the models expect
@@ -103,6 +103,36 @@ def session(spark_dir: Path, memory: str) -> Any:
             spark.conf.set(key, value)
     _current = (spark, spark_dir)
     return spark
+
+
+def drop_temporary_views() -> list[str]:
+    """Drop the temporary views of this process's session, if it has one; return their names.
+
+    dbt-spark builds an incremental model through a temporary view `<model>__dbt_tmp` and leaves it: harmless
+    in a `dbt` process, which ends, but in `elt`'s session it outlives the build, and a later `dbt docs
+    generate` there lists it with the catalog's tables and fails on its missing schema."""
+    if _current is None:
+        return []
+    spark = _current[0]
+    names = [row.tableName for row in spark.sql("show tables").collect() if row.isTemporary]
+    for name in names:
+        spark.catalog.dropTempView(name)
+    return names
+
+
+def tables(spark: Any, schema: str) -> set[str]:
+    """The names of the tables and views of `schema` in the catalog (lower case, as Spark keeps them), without
+    this session's temporary views; empty when the schema does not exist."""
+    if schema.lower() not in {row[0] for row in spark.sql("show databases").collect()}:
+        return set()
+    return {row.tableName for row in spark.sql(f"show tables in `{schema}`").collect() if not row.isTemporary}
+
+
+def views(spark: Any, schema: str) -> set[str]:
+    """The names of the views of `schema` (see `tables`)."""
+    if schema.lower() not in {row[0] for row in spark.sql("show databases").collect()}:
+        return set()
+    return {row.viewName for row in spark.sql(f"show views in `{schema}`").collect() if not row.isTemporary}
 
 
 # --- SQL with `?` parameters -------------------------------------------------------------------------------

@@ -733,9 +733,9 @@ def _record_failure_spark(
 
 def _raw_tables(conn: Connection) -> set[str]:
     """The names of the tables in Spark's schema raw (lower case, as Spark's catalog keeps them)."""
-    columns, rows = conn.fetch("show tables in raw")
-    name = columns.index("tableName")
-    return {row[name] for row in rows}
+    from core import spark
+
+    return spark.tables(conn.raw, "raw")
 
 
 def _repair_spark(conn: Connection, sources: list[Source]) -> None:

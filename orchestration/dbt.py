@@ -130,6 +130,11 @@ def run_dbt(
             result = dbtRunner(manifest=manifest, callbacks=[*run_log.dbt_callbacks(), *watched]).invoke(command)
     except Exception as exc:  # dbtRunner raises only on problems outside the run itself
         raise WarehouseError(f"dbt {args[0]} could not run: {exc}") from None
+    finally:
+        if warehouse.target == "spark":  # dbt ran in this process's Spark session, which outlives it
+            from core import spark
+
+            spark.drop_temporary_views()
     return DbtOutcome(bool(result.success), command, artifacts, result.exception, result.result)
 
 

@@ -448,7 +448,9 @@ def _raw_columns(warehouse: Warehouse, sources: Sequence[Source]) -> dict[str, l
     conn = warehouse.connect(read_only=True)
     try:
         if conn.target == "spark":  # no information_schema: each table's columns from the catalog
-            present = {name for _, name, _ in conn.execute(f"show tables in {RAW_SCHEMA}")}
+            from core import spark
+
+            present = spark.tables(conn.raw, RAW_SCHEMA)
             return {
                 name: [
                     (column.name, column.dataType) for column in conn.raw.catalog.listColumns(f"{RAW_SCHEMA}.{name}")

@@ -239,14 +239,14 @@ def relations_of(conn: Connection, schemas: Iterable[str]) -> list[Relation]:
     wanted = sorted(set(schemas))
     if not wanted:
         return []
-    if conn.target == "spark":  # `show tables` lists views too; temporary views left out
+    if conn.target == "spark":  # the catalog's listing: `show tables` lists views too
+        from core import spark
+
         found = []
-        for schema in sorted(set(wanted) & schemas_of(conn)):
-            views = {name for _, name, temporary in conn.execute(f"show views in {quote(schema, 'spark')}")}
+        for schema in wanted:
+            views = spark.views(conn.raw, schema)
             found += [
-                Relation(schema, name, "view" if name in views else "table")
-                for _, name, temporary in conn.execute(f"show tables in {quote(schema, 'spark')}")
-                if not temporary
+                Relation(schema, name, "view" if name in views else "table") for name in spark.tables(conn.raw, schema)
             ]
         return sorted(found)
     marks = ", ".join("?" for _ in wanted)
@@ -603,7 +603,7 @@ def _is_copy(relation: Relation) -> bool:
 _BUILD_QUALIFIER = re.compile(
     r'"((?:[^"]|"")+)' + re.escape(BUILD_SUFFIX) + r'"\.'
     r"|`((?:[^`]|``)+)" + re.escape(BUILD_SUFFIX) + r"`\."
-    r"|(?<![\w$\"`'.])([A-Za-z_][A-Za-z0-9_$]*?)" + re.escape(BUILD_SUFFIX) + r"\.(?=[A-Za-z_`])"
+    r"|(?<![\w$\"`'./])([A-Za-z_][A-Za-z0-9_$]*?)" + re.escape(BUILD_SUFFIX) + r"\.(?=[A-Za-z_`])"
 )
 
 

@@ -25,10 +25,10 @@ class NotReady(EltError):
 
 def tables_in(conn: Connection, schema: str) -> set[str]:
     """The names of the tables and views in `schema` (empty when the schema does not exist)."""
-    if conn.target == "spark":  # no information_schema: the catalog's listing, temporary views left out
-        if schema.lower() not in {name for (name,) in conn.execute("show databases")}:
-            return set()
-        return {name for _, name, temporary in conn.execute(f"show tables in `{schema}`") if not temporary}
+    if conn.target == "spark":  # no information_schema: the catalog's listing
+        from core import spark
+
+        return spark.tables(conn.raw, schema)
     found = conn.execute("select table_name from information_schema.tables where table_schema = ?", (schema,))
     return {name for (name,) in found}
 

@@ -66,7 +66,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro spark__fct_sales_prune(reason) -%}{%- endmacro %}
+{% macro spark__fct_sales_prune(reason) -%}
+    {%- if fct_sales_merges() -%}{{ default__fct_sales_prune(reason) }}{%- endif -%}
+{%- endmacro %}
+
+
+{#
+  True when fct_sales is merged (its strategy in dbt_project.yml): always on DuckDB and Postgres; on Spark
+  only with a table format that merges (Delta on a cluster: `+incremental_strategy: merge`,
+  `+file_format: delta`), where the steps of the merge path then apply as on the other targets.
+#}
+{% macro fct_sales_merges() -%}
+    {{ return(config.get('incremental_strategy', 'merge') == 'merge') }}
+{%- endmacro %}
 
 
 {#
@@ -81,7 +93,8 @@
 {% macro default__fct_sales_previous(step) -%}{%- endmacro %}
 
 {% macro spark__fct_sales_previous(step) -%}
-    {%- if step == 'drop' -%}
+    {%- if fct_sales_merges() -%}
+    {%- elif step == 'drop' -%}
     drop table if exists {{ fct_sales_previous_relation() }}
     {%- elif step == 'copy' -%}
         {%- if is_incremental() -%}
@@ -123,7 +136,9 @@
   gained (on_schema_change: dbt appends it to the table before the overwrite) is null in previous lines.
 #}
 {% macro spark__incremental_fact_lines(lines, lines_query) -%}
-    {%- if not is_incremental() -%}
+    {%- if fct_sales_merges() -%}
+    {{ default__incremental_fact_lines(lines, lines_query) }}
+    {%- elif not is_incremental() -%}
     select * from {{ lines }}
     {%- else -%}
         {%- set previous = fct_sales_previous_relation() -%}
