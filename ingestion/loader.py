@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from core.audit import ensure_audit_tables, new_id, utc_now
 from core.data_docs import DataDocs
@@ -241,6 +242,24 @@ def _validate(conn: Connection, f: FileLoad, out: TextIO | None, load_id: str, d
         raise ContractViolation(f.path, f"breaks its data contract, not loaded: {broken}")
 
 
+def _validation_row(load_id: str, f: FileLoad, o: Any, now: datetime) -> tuple:
+    """One audit.validations row of an expectation's outcome `o` for file `f`, in the table's column order."""
+    return (
+        load_id,
+        f.source.file,
+        f.source.name,
+        o.expectation,
+        o.column,
+        o.severity,
+        o.success,
+        o.unexpected_count,
+        o.unexpected_percent,
+        o.observed,
+        json.dumps(o.sample),
+        now,
+    )
+
+
 def _record_validations(conn: Connection, load_id: str, files: list[FileLoad]) -> None:
     """One audit.validations row per expectation of every file validated in this load (and not recorded yet).
 
@@ -249,20 +268,7 @@ def _record_validations(conn: Connection, load_id: str, files: list[FileLoad]) -
     now = utc_now()
     if conn.target == "spark":
         rows = [
-            (
-                load_id,
-                f.source.file,
-                f.source.name,
-                o.expectation,
-                o.column,
-                o.severity,
-                o.success,
-                o.unexpected_count,
-                o.unexpected_percent,
-                o.observed,
-                json.dumps(o.sample),
-                now,
-            )
+            _validation_row(load_id, f, o, now)
             for f in files
             if f.validation and not f.recorded
             for o in f.validation.outcomes
@@ -283,20 +289,7 @@ def _record_validations(conn: Connection, load_id: str, files: list[FileLoad]) -
                 "insert into audit.validations (load_id, file, source, expectation, column_name, severity, success,"
                 " unexpected_count, unexpected_percent, observed, sample, validated_at)"
                 " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    load_id,
-                    f.source.file,
-                    f.source.name,
-                    o.expectation,
-                    o.column,
-                    o.severity,
-                    o.success,
-                    o.unexpected_count,
-                    o.unexpected_percent,
-                    o.observed,
-                    json.dumps(o.sample),
-                    now,
-                ),
+                _validation_row(load_id, f, o, now),
             )
 
 
