@@ -20,11 +20,9 @@ from typing import Any
 import pytest
 
 from core.warehouse import Warehouse
-from tests.dbt.test_incremental import rewrite_sales
 from tests.faults.conftest import _flock
 
 ELT = Path(sys.executable).with_name("elt")
-ORPHAN_LINE = 2_500  # the Sales line whose customer the changed file makes unknown
 RUN_TIMEOUT = 1800  # seconds: a hung run fails the test instead of the CI's time limit
 
 pytestmark = pytest.mark.spark
@@ -78,23 +76,6 @@ class SparkGolden:
 
     def run(self) -> SparkRun:
         """The good run of the sample (made on first use)."""
-        return self._run("run", self.sample_dir)
-
-    def changed_run(self) -> SparkRun:
-        """A second `elt run` on the same warehouse, after the good one, of the sample with a changed Sales file
-        (`changed_sales`): Sales alone is reloaded and fct_sales built incrementally (made on first use)."""
-        self.run()
-        return self._run("changed", self.changed_data())
-
-    def changed_data(self) -> Path:
-        """The sample with the Sales file of tests/dbt/test_incremental.py's test (changed, new, orphaned lines)."""
-        folder = self.shared / "changed-data"
-        if not (folder / "Sales.csv").is_file():
-            shutil.copytree(self.sample_dir, folder, dirs_exist_ok=True)
-            rewrite_sales(folder / "Sales.csv", ORPHAN_LINE)
-        return folder
-
-    def _run(self, name: str, data: Path) -> SparkRun:
         env = {
             "ELT_TARGET": "spark",
             "ELT_SPARK_DIR": str(self.shared / "spark"),
@@ -102,12 +83,12 @@ class SparkGolden:
             "ELT_DATA_DOCS_DIR": str(self.shared / "data_docs"),
             "ELT_LINEAGE_DIR": str(self.shared / "lineage"),
         }
-        reports = self.shared / f"reports-{name}"
-        result, snap = self.shared / f"{name}.json", self.shared / f"{name}.pickle"
+        reports = self.shared / "reports"
+        result, snap = self.shared / "run.json", self.shared / "run.pickle"
         with _flock(self.shared / "golden.lock"):
             if not result.is_file():
                 done = subprocess.run(
-                    [str(ELT), "run", "--data-dir", str(data), "--reports-dir", str(reports)],
+                    [str(ELT), "run", "--data-dir", str(self.sample_dir), "--reports-dir", str(reports)],
                     env={**os.environ, **env},
                     capture_output=True,
                     text=True,
@@ -139,9 +120,3 @@ def spark_golden(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory, req
 def spark_run(spark_golden: SparkGolden) -> SparkRun:
     """The session sample's `elt run --target spark`: its exit code, output, report CSVs and warehouse contents."""
     return spark_golden.run()
-
-
-@pytest.fixture(scope="session")
-def spark_changed_run(spark_golden: SparkGolden) -> SparkRun:
-    """The `elt run --target spark` after `spark_run` of the sample with a changed Sales file."""
-    return spark_golden.changed_run()

@@ -1,27 +1,24 @@
 """`elt run --target spark` from the terminal on the generated sample: every model builds and every test passes,
 the marts equal expected.json and DuckDB's row for row, the reports and their CSVs equal DuckDB's (a ratio may
-differ by a cent: DuckDB divides decimals in floating point); then a changed Sales file builds fct_sales
-incrementally as on DuckDB. (Bad files on Spark: test_load.py.)"""
+differ by a cent: DuckDB divides decimals in floating point). (Bad files on Spark: test_load.py; a changed Sales
+file: test_incremental.py.)"""
 
 from __future__ import annotations
 
 import csv
 import json
-import shutil
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
 
-from ingestion.loader import load
-from tests.dbt.conftest import build_ok, built_samples  # noqa: F401, F811 - fixture: DuckDB copies
+from tests.dbt.conftest import built_samples  # noqa: F401, F811 - fixture: DuckDB copies
 from tests.dbt.figures import expected_figures
-from tests.dbt.test_incremental import NEW_ORDERS, rewrite_sales
 from tests.dbt.test_marts import MART_KEYS, mart_rows, same_value
 from tests.dbt.test_reports import report_differences, report_rows
 from tests.faults.conftest import GoldenWarehouses, golden  # noqa: F401 - fixture: DuckDB's good `elt run`
 from tests.reports_contract import AUDIT_VIEWS, REPORTS
-from tests.spark.conftest import ORPHAN_LINE, SparkGolden, SparkRun
+from tests.spark.conftest import SparkRun
 
 pytestmark = pytest.mark.spark
 
@@ -93,43 +90,3 @@ def _within_a_cent(a: str, b: str) -> bool:
             except InvalidOperation:
                 return False
     return True
-
-
-def test_a_changed_sales_file_builds_fct_sales_incrementally_as_on_duckdb(
-    spark_run: SparkRun,
-    spark_changed_run: SparkRun,
-    spark_golden: SparkGolden,
-    golden: GoldenWarehouses,  # noqa: F811
-    tmp_path: Path,
-    expected: dict,
-) -> None:
-    """The second run reloads Sales alone and merges on Spark as on DuckDB (insert_overwrite there, merge
-    here): changed and new lines take the new load, the rest keep the first, the orphaned line goes."""
-    assert spark_changed_run.returncode == 0, spark_changed_run.stderr[-3000:]
-    first, second = spark_changed_run.snapshot["runs"]
-    assert (first["status"], second["status"], second["models_failed"], second["tests_failed"]) == (
-        "success",
-        "success",
-        0,
-        0,
-    )
-    changed, new = rewrite_sales(Path(shutil.copy(spark_golden.sample_dir / "Sales.csv", tmp_path)), ORPHAN_LINE)
-    with (spark_golden.sample_dir / "Sales.csv").open(newline="", encoding="utf-8") as fh:
-        orphan = next(row for n, row in enumerate(csv.reader(fh)) if n == ORPHAN_LINE)
-    stamped = spark_changed_run.snapshot["fct_sales_loads"]
-    assert len(stamped) == expected["sales"]["lines"] + NEW_ORDERS - 1
-    assert (int(orphan[0]), int(orphan[1])) not in stamped  # now rejected, so no longer a fact
-    assert {key for key, load_id in stamped.items() if load_id == second["load_id"]} == changed | new
-    assert {load_id for key, load_id in stamped.items() if key not in changed | new} == {first["load_id"]}
-    # DuckDB, from the same good build, given the same file: the same fct_sales.
-    for built in golden.clone("duckdb", tmp_path / "duckdb"):
-        load(built.warehouse, spark_golden.changed_data(), sources=["sales"])
-        build_ok(built.warehouse)
-        duck_rows, spark_rows = (
-            mart_rows(built.warehouse, "fct_sales"),
-            spark_changed_run.snapshot["marts"]["fct_sales"],
-        )
-        assert len(duck_rows) == len(spark_rows)
-        for d, s in zip(duck_rows, spark_rows, strict=True):
-            differing = {k: (d[k], s[k]) for k in d if not same_value(d[k], s[k])}
-            assert not differing, f"fct_sales row {d['order_number'], d['line_item']}: {differing}"
