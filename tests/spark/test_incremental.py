@@ -38,8 +38,10 @@ def _dbt_ok(warehouse: Warehouse, *args: str) -> None:
 
 def _incremental_run(warehouse: Warehouse, sample_dir: Path, changed_dir: Path) -> dict[str, Any]:
     """Load the sample, run +fct_sales, load the changed Sales file, run what of +fct_sales reads Sales (fct_sales
-    incremental), then fct_sales with --full-refresh: {"loads": (first, second load_id), "stamps": {(order, line): load_id} after the
-    incremental run, "incremental"/"full_refresh": fct_sales rows (tests.dbt.test_marts.mart_rows)}."""
+    incremental), then fct_sales with --full-refresh.
+
+    Returns {"loads": (first, second load_id), "stamps": {(order, line): load_id} after the incremental run,
+    "incremental" and "full_refresh": fct_sales rows (tests.dbt.test_marts.mart_rows)}."""
     first = load(warehouse, sample_dir, out=None).load_id
     _dbt_ok(warehouse, *SELECTION)
     second = load(warehouse, changed_dir, sources=["sales"], out=None).load_id
